@@ -1,0 +1,66 @@
+"""Where the sandbox keeps its files, and the ports it uses."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_ROOT = Path("/var/lib/codex-sandbox")
+
+
+@dataclass(frozen=True)
+class SandboxLayout:
+    root: Path
+    ssh_port: int = 2222
+    bolt_port: int = 17688
+    node: str = socket.gethostname().split(".")[0]
+
+    @classmethod
+    def from_env(cls) -> SandboxLayout:
+        return cls(root=Path(os.environ.get("CODEX_SANDBOX_DIR", DEFAULT_ROOT)))
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "log"
+
+    @property
+    def ssh(self) -> Path:
+        return self.root / "ssh"
+
+    @property
+    def bin(self) -> Path:
+        return self.root / "bin"
+
+    @property
+    def dev(self) -> Path:
+        return self.root / "dev"
+
+    @property
+    def slurm(self) -> Path:
+        return self.root / "slurm"
+
+    @property
+    def identity(self) -> Path:
+        return self.ssh / "id_ed25519"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.ssh / "known_hosts"
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "config.toml"
+
+    def pid_file(self, name: str) -> Path:
+        return self.run / f"{name}.pid"
+
+    def make_dirs(self) -> None:
+        for path in (self.run, self.log, self.ssh, self.bin, self.dev, self.slurm):
+            path.mkdir(parents=True, exist_ok=True)
+        self.ssh.chmod(0o700)

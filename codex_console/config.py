@@ -76,7 +76,7 @@ class TunnelsConfig:
     bolt_local_port: int = 17687
     http_local_port: int = 17474
     state_dir: str = "~/.local/state/codex-console/tunnels"
-    enabled: bool = True
+    forwards: list[str] = field(default_factory=lambda: ["embed", "bolt", "http"])
 
 
 @dataclass

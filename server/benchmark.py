@@ -129,7 +129,7 @@ async def bench_http(url: str, body: Callable[[list[str]], dict]) -> dict[str, f
                 await call(texts[i:i + b])
             result[f"b{b}"] = len(texts) / (time.perf_counter() - start)
         for c in CONCURRENCY:
-            texts = make_texts(max(60, 6 * c), seed=100 + c)
+            texts = make_texts(max(100, 10 * c), seed=100 + c)
             queue = list(texts)
 
             async def client_loop() -> None:

@@ -74,6 +74,7 @@ sandbox_bolt_uri = "bolt://127.0.0.1:{layout.bolt_port}"
 embed_local_port = 28765
 bolt_local_port = 27687
 http_local_port = 27474
+forwards = ["embed", "bolt"]  # FalkorDB has no HTTP port
 """)
 
 

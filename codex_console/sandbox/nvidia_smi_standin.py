@@ -118,6 +118,10 @@ def main(argv):
                 for g in GPUS for pid, name, rss, _ in pinned[g["index"]]]
         emit(rows, fields, fmt)
         return 0
+    if "-L" in args or "--list-gpus" in args:
+        for g in GPUS:
+            print(f"GPU {g['index']}: {NAME} (UUID: {g['uuid']})")
+        return 0
     print(time.strftime("%a %b %d %H:%M:%S %Y"))
     print("NVIDIA-SMI stand-in (codex-console sandbox): no real GPU on this machine.")
     for g in GPUS:
@@ -127,4 +131,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except BrokenPipeError:
+        sys.exit(0)

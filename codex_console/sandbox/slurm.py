@@ -36,6 +36,7 @@ SchedulerParameters=sched_interval=2,bf_interval=2
 JobRequeue=1
 ReturnToService=2
 MinJobAge=300
+DefMemPerCPU=256
 KillWait=10
 SlurmdParameters=config_overrides
 GresTypes=gpu

@@ -1,0 +1,78 @@
+"""Neo4j health over Bolt: `RETURN 1` round trip with a deadline; version and databases if Neo4j."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from urllib.parse import urlsplit
+
+import neo4j
+
+from ..models import GraphHealth
+from .runner import Runner
+
+
+class GraphProbe:
+    def __init__(self, runner: Runner, user: str = "", password: str = "", timeout: float = 5.0,
+                 history: int = 120) -> None:
+        self.runner = runner
+        self.auth = (user, password) if user else None
+        self.timeout = timeout
+        self.latencies: deque[float] = deque(maxlen=history)
+        self._drivers: dict[str, neo4j.AsyncDriver] = {}
+
+    async def _driver(self, uri: str) -> neo4j.AsyncDriver:
+        parts = urlsplit(uri)
+        host, port = await self.runner.forward(parts.hostname or "localhost", parts.port or 7687)
+        target = f"bolt://{host}:{port}"
+        driver = self._drivers.get(target)
+        if driver is None:
+            driver = neo4j.AsyncGraphDatabase.driver(
+                target, auth=self.auth, connection_timeout=self.timeout,
+                connection_acquisition_timeout=self.timeout, max_connection_pool_size=2)
+            self._drivers[target] = driver
+        return driver
+
+    async def probe(self, uri: str) -> GraphHealth:
+        try:
+            async with asyncio.timeout(self.timeout):
+                driver = await self._driver(uri)
+                start = time.perf_counter()
+                records, _, _ = await driver.execute_query("RETURN 1 AS ok")
+                latency = (time.perf_counter() - start) * 1000
+                if not records or records[0]["ok"] != 1:
+                    raise ValueError("RETURN 1 did not return 1")
+                info = await driver.get_server_info()
+        except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError, ValueError,
+                TimeoutError) as exc:
+            await self._reset()
+            return GraphHealth(uri=uri, ok=False, latency_ms=None,
+                               error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        self.latencies.append(latency)
+        version, databases = await self._extras(driver)
+        return GraphHealth(uri=uri, ok=True, latency_ms=latency, server=info.agent,
+                           version=version or info.agent.partition("/")[2], databases=databases)
+
+    async def _extras(self, driver: neo4j.AsyncDriver) -> tuple[str, tuple[str, ...]]:
+        """Neo4j-only procedures; other Bolt servers (FalkorDB) fail them, which is fine."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                records, _, _ = await driver.execute_query(
+                    "CALL dbms.components() YIELD versions, edition RETURN versions[0] AS v, edition AS e")
+                version = f"{records[0]['v']} {records[0]['e']}" if records else ""
+                dbs, _, _ = await driver.execute_query("SHOW DATABASES YIELD name RETURN name",
+                                                       database_="system")
+                return version, tuple(sorted({r["name"] for r in dbs}))
+        except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError, TimeoutError,
+                KeyError, IndexError):
+            return "", ()
+
+    async def _reset(self) -> None:
+        """Drop cached drivers: after a failure the next probe reconnects from scratch."""
+        drivers, self._drivers = list(self._drivers.values()), {}
+        for driver in drivers:
+            await driver.close()
+
+    async def close(self) -> None:
+        await self._reset()

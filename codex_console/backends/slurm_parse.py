@@ -1,0 +1,166 @@
+"""Parsers for squeue (text and JSON of 22.05 / 23.11 / 24.x), scontrol and sinfo output."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from ..models import Job, JobState, Partition
+
+# Explicit fields and delimiter: a user's SQUEUE_FORMAT cannot change what we read.
+SQUEUE_FIELDS = ("%i", "%j", "%u", "%T", "%P", "%N", "%r", "%M", "%l", "%b", "%V")
+SQUEUE_FORMAT = "|".join(SQUEUE_FIELDS)
+SINFO_FORMAT = "PartitionName:|,Available:|,StateLong:|,Gres:|,GresUsed:|,NodeList:"
+
+
+def parse_squeue_text(text: str) -> list[Job]:
+    jobs = []
+    for line in text.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) < len(SQUEUE_FIELDS) or not parts[0] or parts[0] == "JOBID":
+            continue
+        job_id, name, user, state, partition, node, reason, elapsed, limit, tres, submit = parts[:11]
+        jobs.append(Job(job_id=job_id, name=name, state=JobState.parse(state), user=user,
+                        partition=partition, node=node, reason="" if reason == "None" else reason,
+                        elapsed=elapsed, time_limit=limit, gpus=_gpus(tres), submit_time=submit))
+    return jobs
+
+
+def _gpus(tres: str) -> str:
+    """`gres:gpu:1`, `gres/gpu:p100:2`, `gres/gpu=2` -> `1` / `p100:2` / `2`; none -> ``."""
+    for item in tres.split(","):
+        m = re.match(r"(?:gres[:/])?gpu[:=](.+)", item.strip())
+        if m:
+            return m.group(1)
+    return ""
+
+
+def _number(value: Any) -> int | None:
+    """22.05 gives plain numbers; 23.11+ gives {"set": bool, "infinite": bool, "number": n}."""
+    if isinstance(value, dict):
+        if value.get("infinite"):
+            return -1
+        return int(value["number"]) if value.get("set", True) and "number" in value else None
+    if isinstance(value, (int, float)):
+        return int(value)
+    return None
+
+
+def _state(value: Any) -> str:
+    if isinstance(value, list):  # 23.11+: ["RUNNING"] or ["PENDING", "REQUEUED"]
+        return value[0] if value else ""
+    return str(value or "")
+
+
+def _nodes(job: dict[str, Any]) -> str:
+    for candidate in (job.get("nodes"), (job.get("job_resources") or {}).get("nodes")):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+        if isinstance(candidate, dict):  # 24.05+: an object with the node list in it
+            for key in ("list", "nodes", "string"):
+                if isinstance(candidate.get(key), str) and candidate[key]:
+                    return candidate[key]
+    allocated = (job.get("job_resources") or {}).get("allocated_nodes")
+    if isinstance(allocated, list) and allocated:
+        return ",".join(str(n.get("nodename", "")) for n in allocated if isinstance(n, dict))
+    return ""
+
+
+def _minutes(limit: int | None) -> str:
+    if limit is None:
+        return ""
+    if limit < 0:
+        return "UNLIMITED"
+    days, rest = divmod(limit, 1440)
+    return f"{days}-{rest // 60:02d}:{rest % 60:02d}:00" if days else f"{rest // 60}:{rest % 60:02d}:00"
+
+
+def _elapsed(seconds: int) -> str:
+    """squeue's own TIME layout: 0:05, 1:02:03, 1-02:03:04."""
+    days, rest = divmod(max(0, seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}-{hours:02d}:{minutes:02d}:{secs:02d}"
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _iso(epoch: int | None) -> str:
+    if not epoch:
+        return ""
+    return datetime.fromtimestamp(epoch, timezone.utc).astimezone().strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def parse_squeue_json(text: str, now: float | None = None) -> list[Job]:
+    """Jobs from `squeue --json` of any version since 22.05 (the caller filters: 22.05 ignores
+    squeue's own filters with --json)."""
+    data = json.loads(text)
+    now = now if now is not None else datetime.now(timezone.utc).timestamp()
+    jobs = []
+    for raw in data.get("jobs", []):
+        state = JobState.parse(_state(raw.get("job_state")))
+        start = _number(raw.get("start_time"))
+        elapsed = ""
+        if state in (JobState.RUNNING, JobState.COMPLETING) and start:
+            elapsed = _elapsed(int(now - start))
+        reason = str(raw.get("state_reason") or "")
+        tres = raw.get("tres_per_node") or raw.get("tres_req_str") or ""
+        jobs.append(Job(
+            job_id=str(raw.get("job_id", "")), name=str(raw.get("name", "")), state=state,
+            user=str(raw.get("user_name", "")), partition=str(raw.get("partition", "")),
+            node=_nodes(raw), reason="" if reason == "None" else reason, elapsed=elapsed,
+            time_limit=_minutes(_number(raw.get("time_limit"))), gpus=_gpus(str(tres)),
+            submit_time=_iso(_number(raw.get("submit_time"))),
+            restarts=_number(raw.get("restart_cnt")) or 0))
+    return jobs
+
+
+def parse_scontrol(text: str) -> dict[str, str]:
+    """`scontrol show job` (multi-line or -o) as a dict of its Key=Value pairs."""
+    fields: dict[str, str] = {}
+    for token in re.findall(r"(\S+?)=(.*?)(?=\s+\S+?=|\s*$)", " ".join(text.split()), re.S):
+        key, value = token
+        fields.setdefault(key, value.strip())
+    return fields
+
+
+def job_from_scontrol(fields: dict[str, str]) -> Job:
+    return Job(job_id=fields.get("JobId", ""), name=fields.get("JobName", ""),
+               state=JobState.parse(fields.get("JobState", "")),
+               user=fields.get("UserId", "").split("(")[0], partition=fields.get("Partition", ""),
+               node="" if fields.get("NodeList") in (None, "(null)") else fields["NodeList"],
+               reason="" if fields.get("Reason") == "None" else fields.get("Reason", ""),
+               elapsed=fields.get("RunTime", ""), time_limit=fields.get("TimeLimit", ""),
+               gpus=_gpus(fields.get("TresPerNode", "")), submit_time=fields.get("SubmitTime", ""),
+               restarts=int(fields.get("Restarts", "0") or 0))
+
+
+def _gpu_count(gres: str) -> int:
+    total = 0
+    for item in gres.split(","):
+        m = re.match(r"gpu(?::[^:(]+)?:(\d+)", item.strip())
+        if m:
+            total += int(m.group(1))
+    return total
+
+
+def parse_sinfo(text: str) -> list[Partition]:
+    """`sinfo -h -N -O <SINFO_FORMAT>`: one row per node and partition, folded per partition."""
+    parts: dict[str, dict[str, Any]] = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) < 6 or not cells[0]:
+            continue
+        name, avail, state, gres, used, _node = cells[:6]
+        name = name.rstrip("*")
+        p = parts.setdefault(name, {"available": avail == "up", "nodes": 0, "idle": 0, "gres": gres,
+                                    "free": 0})
+        p["nodes"] += 1
+        usable = not any(s in state for s in ("down", "drain", "fail", "maint", "not_responding"))
+        p["idle"] += usable and state.startswith("idle")
+        if usable:
+            p["free"] += max(0, _gpu_count(gres) - _gpu_count(used))
+    return [Partition(name, p["available"], p["nodes"], p["idle"], p["gres"], p["free"])
+            for name, p in parts.items()]

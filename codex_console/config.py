@@ -67,7 +67,6 @@ class ServicesConfig:
     neo4j_password: str = ""
     api_key_file: str = ""
     restart_limit: int = 5
-    sandbox_bolt_uri: str = ""  # only the sandbox sets this: its standalone Bolt server
 
 
 @dataclass

@@ -35,35 +35,53 @@ class GraphProbe:
         return driver
 
     async def probe(self, uri: str) -> GraphHealth:
+        """`RETURN 1` with a deadline. The first try gets part of the time and one retry the
+        rest: FalkorDB (the sandbox's Bolt server) leaves the first handshake after another
+        client's GOODBYE unanswered, and a lost first SYN is not a dead database either."""
+        first = min(2.0, self.timeout / 2)
         try:
-            async with asyncio.timeout(self.timeout):
-                driver = await self._driver(uri)
-                start = time.perf_counter()
-                records, _, _ = await driver.execute_query("RETURN 1 AS ok")
-                latency = (time.perf_counter() - start) * 1000
-                if not records or records[0]["ok"] != 1:
-                    raise ValueError("RETURN 1 did not return 1")
-                info = await driver.get_server_info()
+            return await self._probe_once(uri, first)
+        except (neo4j.exceptions.ServiceUnavailable, TimeoutError, OSError):
+            await self._reset()
+        try:
+            return await self._probe_once(uri, self.timeout - first)
         except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError, ValueError,
                 TimeoutError) as exc:
             await self._reset()
             return GraphHealth(uri=uri, ok=False, latency_ms=None,
                                error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+
+    async def _probe_once(self, uri: str, timeout: float) -> GraphHealth:
+        async with asyncio.timeout(timeout):
+            driver = await self._driver(uri)
+            start = time.perf_counter()
+            value = await self._scalar(driver, "RETURN 1 AS ok")
+            latency = (time.perf_counter() - start) * 1000
+            if value != 1:
+                raise ValueError(f"RETURN 1 returned {value!r}")
+            info = await driver.get_server_info()
         self.latencies.append(latency)
         version, databases = await self._extras(driver)
         return GraphHealth(uri=uri, ok=True, latency_ms=latency, server=info.agent,
                            version=version or info.agent.partition("/")[2], databases=databases)
 
+    @staticmethod
+    async def _scalar(driver: neo4j.AsyncDriver, query: str, database: str | None = None) -> object:
+        # An auto-commit query: execute_query() would retry for 30 s, hiding a dead server.
+        async with driver.session(database=database) as session:
+            record = await (await session.run(query)).single()
+            return record[0] if record else None
+
     async def _extras(self, driver: neo4j.AsyncDriver) -> tuple[str, tuple[str, ...]]:
         """Neo4j-only procedures; other Bolt servers (FalkorDB) fail them, which is fine."""
         try:
             async with asyncio.timeout(self.timeout):
-                records, _, _ = await driver.execute_query(
-                    "CALL dbms.components() YIELD versions, edition RETURN versions[0] AS v, edition AS e")
-                version = f"{records[0]['v']} {records[0]['e']}" if records else ""
-                dbs, _, _ = await driver.execute_query("SHOW DATABASES YIELD name RETURN name",
-                                                       database_="system")
-                return version, tuple(sorted({r["name"] for r in dbs}))
+                version = await self._scalar(
+                    driver, "CALL dbms.components() YIELD versions, edition "
+                            "RETURN versions[0] + ' ' + edition")
+                async with driver.session(database="system") as session:
+                    dbs = [r["name"] async for r in await session.run("SHOW DATABASES YIELD name")]
+                return str(version or ""), tuple(sorted(set(dbs)))
         except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError, TimeoutError,
                 KeyError, IndexError):
             return "", ()

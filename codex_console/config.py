@@ -180,10 +180,11 @@ def _apply(cfg: Config, key: str, value: object, source: str) -> None:
 
 
 def load(path: str | None = None, overrides: dict[str, str] | None = None,
-         environ: typing.Mapping[str, str] | None = None) -> Config:
+         environ: typing.Mapping[str, str] | None = None, search: bool = True) -> Config:
+    """`search=False` reads no file unless `path` names one (tests, built-in defaults)."""
     cfg = Config()
     environ = os.environ if environ is None else environ
-    file = find_config_file(path)
+    file = find_config_file(path) if search or path else None
     if file is not None:
         if not file.exists():
             raise ConfigError(f"config file {file} does not exist")

@@ -19,11 +19,11 @@ from .models import Partition
 TEMPLATES = ("services", "embed", "neo4j")
 PATTERNS = {
     "slurm.job_name": r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
-    "partition": r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
+    "slurm.partitions": r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
     "slurm.mem": r"\d+[KMGT]?",
     "slurm.time_limit": r"(\d+-)?\d{1,2}(:\d{2}){0,2}|UNLIMITED",
     "slurm.nodelist": r"[A-Za-z0-9_.,\[\]-]{0,256}",
-    "log_dir": r"[A-Za-z0-9_./%+-]{1,512}",
+    "services.log_dir": r"[A-Za-z0-9_./%+-]{1,512}",
 }
 
 
@@ -53,9 +53,12 @@ def shell_path(path: str) -> str:
 
 
 def absolute(path: str, home: str) -> str:
+    """`~/x` with the remote home; with the home unknown, `x` relative to it (sbatch runs in
+    the home directory over SSH, and Slurm expands no `~`)."""
     for prefix in ("~/", "$HOME/", "${HOME}/"):
         if path.startswith(prefix):
-            return f"{home.rstrip('/')}/{path[len(prefix):]}"
+            rest = path[len(prefix):]
+            return rest if home in ("", "~") else f"{home.rstrip('/')}/{rest}"
     return path
 
 
@@ -74,11 +77,11 @@ def render(cfg: Config, template: str | None = None, *, partition: str | None = 
     header = _load("header.sbatch")
     for key, value in {
         "job_name": _check("slurm.job_name", s.job_name),
-        "partition": _check("partition", partition or s.partitions[0]),
+        "partition": _check("slurm.partitions", partition or s.partitions[0]),
         "gres_lines": gres_lines,
         "mem": _check("slurm.mem", s.mem),
         "time_limit": _check("slurm.time_limit", s.time_limit),
-        "log_dir": _check("log_dir", absolute(sv.log_dir, home)),
+        "log_dir": _check("services.log_dir", absolute(sv.log_dir, home)),
         "nodelist_line": f"#SBATCH --nodelist={nodelist}" if nodelist else "",
     }.items():
         header = header.replace("{{" + key + "}}", value)

@@ -190,6 +190,7 @@ class Reading(Generic[T]):
     error: str = ""
     error_at: float | None = None
     history: tuple[float, ...] = field(default=())
+    note: str = ""  # why there is no value, when that is not an error (no running job yet)
 
     def age(self, now: float | None = None) -> float | None:
         return None if self.taken is None else (now or time.monotonic()) - self.taken

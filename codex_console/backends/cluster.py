@@ -17,13 +17,13 @@ from .embed import EmbedProbe
 from .endpoints import EndpointsReader
 from .gpu import GpuClient
 from .graph import GraphProbe
-from .poller import Source
+from .poller import Source, Waiting
 from .runner import RemoteError, Runner
 from .slurm import SlurmClient
 from .tunnels import TunnelManager
 
 
-class NotAvailable(RuntimeError):
+class NotAvailable(Waiting):
     """A reading that cannot be taken now (no running job, no endpoints yet)."""
 
 
@@ -65,6 +65,10 @@ class Cluster:
                                                 sample=lambda h: h.latency_ms, history=p.history)
         self.tunnel_status = Source[list[Tunnel]]("tunnels", self.tunnels.status, p.tunnels)
         self._home: str | None = None
+        # Dependent readings follow their inputs at once instead of at their next tick.
+        self.jobs.listeners.append(lambda *_: (self.gpus.refresh(), self.endpoints.refresh()))
+        self.endpoints.listeners.append(lambda *_: (self.embed_health.refresh(),
+                                                    self.graph_health.refresh()))
 
     @property
     def sources(self) -> list[Source]:

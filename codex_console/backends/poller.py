@@ -14,6 +14,11 @@ from typing import Awaitable, Callable, Generic, TypeVar
 from ..models import Reading
 
 T = TypeVar("T")
+
+
+class Waiting(RuntimeError):
+    """Not an error: the reading cannot exist yet (no running job, no endpoints file)."""
+
 log = logging.getLogger(__name__)
 Listener = Callable[[str, Reading], None]
 
@@ -42,6 +47,8 @@ class Source(Generic[T]):
                 value = await self.fetch()
         except asyncio.CancelledError:
             raise
+        except Waiting as exc:
+            self.reading = Reading(None, time.monotonic(), "", None, self.reading.history, str(exc))
         except Exception as exc:  # noqa: BLE001 - any failure is this source's error, shown as stale
             message = "timed out" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
             r = self.reading
@@ -59,9 +66,9 @@ class Source(Generic[T]):
 
     async def run(self) -> None:
         while True:
+            self._wake.clear()  # before the poll: a refresh() asked during it is not lost
             if not self.paused:
                 await self.poll_once()
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.interval)
             except asyncio.TimeoutError:

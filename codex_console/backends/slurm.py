@@ -61,10 +61,11 @@ class SlurmClient:
             jobs = [j for j in parse_squeue_json(res.stdout)
                     if j.name == self.job_name and j.user == user and j.state.alive]
         else:
-            res = self._ok(await self.runner.poll(
-                ["squeue", "--me", "--noheader", f"--name={self.job_name}", f"--format={SQUEUE_FORMAT}"]))
-            jobs = parse_squeue_text(res.stdout)
+            jobs = parse_squeue_text(self._ok(await self.runner.poll(self.squeue_argv())).stdout)
         return sorted(jobs, key=lambda j: int(j.job_id.split("_")[0]))
+
+    def squeue_argv(self) -> list[str]:
+        return ["squeue", "--me", "--noheader", f"--name={self.job_name}", f"--format={SQUEUE_FORMAT}"]
 
     async def detail(self, job_id: str) -> dict[str, str]:
         res = await self.runner.poll(["scontrol", "show", "job", "--oneliner", check_job_id(job_id)])

@@ -120,7 +120,9 @@ def parse_squeue_json(text: str, now: float | None = None) -> list[Job]:
 def parse_scontrol(text: str) -> dict[str, str]:
     """`scontrol show job` (multi-line or -o) as a dict of its Key=Value pairs."""
     fields: dict[str, str] = {}
-    for token in re.findall(r"(\S+?)=(.*?)(?=\s+\S+?=|\s*$)", " ".join(text.split()), re.S):
+    # Keys are CamelCase (JobId, TRES, NtasksPerN:B:S:C); `a=b` inside a value is not a key.
+    key_re = r"[A-Z][\w/:]*"
+    for token in re.findall(rf"({key_re})=(.*?)(?=\s+{key_re}=|\s*$)", " ".join(text.split())):
         key, value = token
         fields.setdefault(key, value.strip())
     return fields

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,16 @@ def _is_our_ssh(pid: int, spec: str) -> bool:
     return spec.encode() in cmdline
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 async def port_open(port: int, timeout: float = 1.0) -> bool:
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
@@ -115,6 +126,9 @@ class TunnelManager:
         return await self.status()
 
     async def _spawn(self, fwd: Forward, node: str, wait: float) -> None:
+        if not _port_free(fwd.local_port):
+            raise TunnelError(f"tunnel {fwd.name}: local port {fwd.local_port} is already in use "
+                              f"(another tunnel or program); set tunnels.{fwd.name}_local_port")
         argv = ssh_argv(self.cfg, fwd.local_port, node, fwd.remote_port)
         log = self.state_dir / f"{fwd.name}.log"
         with log.open("wb") as fh:

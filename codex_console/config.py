@@ -122,6 +122,19 @@ class Config:
                 yield key, getattr(section, f.name), self.sources.get(key, "default")
 
 
+def to_toml(cfg: Config) -> str:
+    """The effective settings as a config file (what `config show --toml` prints)."""
+    import json
+
+    lines: list[str] = []
+    for name, section in cfg.sections().items():
+        lines.append(f"[{name}]")
+        for f in dataclasses.fields(section):
+            lines.append(f"{f.name} = {json.dumps(getattr(section, f.name))}")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def default_path() -> Path:
     base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return base / "codex-console" / "config.toml"

@@ -183,7 +183,7 @@ class Cluster:
         return await self.embed.benchmark(ep.embed_url, progress=progress)
 
     async def log_tail(self, lines: int = 200) -> str:
-        job = self.job
+        job = self.job or service_job(await self.slurm.jobs())
         if job is None:
             raise NotAvailable("no service job")
         return await self.slurm.log_tail(job.job_id, lines)

@@ -22,18 +22,19 @@ from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
 from .screens.log import LogScreen
 
-# (key, action, description): the footer, the help screen and the command palette share these.
-KEYS: list[tuple[str, str, str]] = [
-    ("s", "submit", "Submit the services job"),
-    ("c", "cancel_job", "Cancel the job (scancel)"),
-    ("r", "requeue", "Requeue the job (scontrol requeue)"),
-    ("R", "restart", "Restart services (cancel + submit)"),
-    ("t", "tunnels", "Open / close tunnels"),
-    ("b", "bench", "Benchmark the embed server"),
-    ("l", "log", "Job log (follows)"),
-    ("ctrl+r", "refresh", "Refresh now"),
-    ("question_mark", "help", "Help"),
-    ("q", "quit", "Quit"),
+# (key, action, footer label, description): the footer, the help screen and the command
+# palette are all made from this one list.
+KEYS: list[tuple[str, str, str, str]] = [
+    ("s", "submit", "Submit", "Submit the services job"),
+    ("c", "cancel_job", "Cancel", "Cancel the job (scancel)"),
+    ("r", "requeue", "Requeue", "Requeue the job (scontrol requeue)"),
+    ("R", "restart", "Restart", "Restart services (cancel + submit)"),
+    ("t", "tunnels", "Tunnels", "Open / close tunnels"),
+    ("b", "bench", "Bench", "Benchmark the embed server"),
+    ("l", "log", "Log", "Job log (follows)"),
+    ("ctrl+r", "refresh", "Refresh", "Refresh now"),
+    ("question_mark", "help", "Help", "Help"),
+    ("q", "quit", "Quit", "Quit"),
 ]
 ACTIONS = {"submit", "cancel_job", "requeue", "restart", "tunnels", "bench"}
 
@@ -41,8 +42,8 @@ ACTIONS = {"submit", "cancel_job", "requeue", "restart", "tunnels", "bench"}
 class CodexApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "codex-console"
-    BINDINGS = [Binding(key, action, desc.split(" (")[0].split(" the ")[0], key_display="?"
-                        if key == "question_mark" else None) for key, action, desc in KEYS]
+    BINDINGS = [Binding(key, action, label, key_display="?" if key == "question_mark" else None)
+                for key, action, label, _ in KEYS]
 
     @dataclass
     class SourceUpdated(Message):
@@ -103,7 +104,7 @@ class CodexApp(App):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for key, action, description in KEYS:
+        for key, action, _, description in KEYS:
             if action in ("quit", "help") or (self.readonly and action in ACTIONS):
                 continue
             yield SystemCommand(description, f"key: {key}", getattr(self, f"action_{action}"))
@@ -117,7 +118,7 @@ class CodexApp(App):
         self.notify("refreshing all sources", timeout=2)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(KEYS, self.readonly))
+        self.push_screen(HelpScreen([(k, a, d) for k, a, _, d in KEYS], self.readonly))
 
     def action_log(self) -> None:
         self.push_screen(LogScreen())

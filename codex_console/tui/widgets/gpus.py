@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from rich.text import Text
 from textual.widgets import Sparkline, Static
 
@@ -25,7 +27,7 @@ class GpuPanel(Panel):
         else:
             by_uuid: dict[str, list[str]] = {}
             for p in report.processes:
-                by_uuid.setdefault(p.gpu_uuid, []).append(f"{p.name}:{p.pid}")
+                by_uuid.setdefault(p.gpu_uuid, []).append(f"{os.path.basename(p.name)}:{p.pid}")
             text = Text(no_wrap=True, overflow="ellipsis")
             for g in report.gpus:
                 util = None if g.utilization is None else g.utilization / 100

@@ -28,7 +28,8 @@ class GraphPanel(Panel):
         else:
             text.append("HEALTHY", style="bold green")
             text.append(f"  RETURN 1 in {num(health.latency_ms, '{:.1f}', ' ms')}\n")
-            text.append(f"{health.server} {health.version if health.version not in health.server else ''}"
-                        .strip() + (f"  dbs: {', '.join(health.databases)}" if health.databases else ""))
+            # Neo4j reports "5.26.0 community"; other Bolt servers only their agent string.
+            label = f"Neo4j {health.version}" if " " in health.version else health.server
+            text.append(label + (f"  dbs: {', '.join(health.databases)}" if health.databases else ""))
         self.query_one("#graph-text", Static).update(text)
         self.query_one("#graph-spark", Sparkline).data = list(history) or [0]

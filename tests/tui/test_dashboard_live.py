@@ -1,0 +1,136 @@
+"""The dashboard driven by Pilot against the real sandbox: it shows, it acts, it never freezes."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import time
+from typing import Sequence
+
+import httpx
+import pytest
+
+from codex_console.backends.cluster import Cluster
+from codex_console.models import CommandResult, JobState
+from codex_console.tui.app import CodexApp
+from codex_console.tui.screens.confirm import ConfirmScreen
+from codex_console.tui.screens.help import HelpScreen
+from codex_console.tui.widgets.jobs import JobsTable
+
+from ..integration.conftest import service_config, wait_endpoints
+
+
+async def until(pilot, predicate, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {timeout}s")
+        await pilot.pause(0.2)
+
+
+def jobs_in_table(app: CodexApp) -> dict[str, str]:
+    table = app.screen.query_one(JobsTable)
+    return {str(table.get_cell(k, "id")): str(table.get_cell(k, "state")) for k in table.rows}
+
+
+def text_of(app: CodexApp, selector: str) -> str:
+    return str(app.screen.query_one(selector).render())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_dashboard_shows_and_acts_on_the_real_job(sandbox, tmp_path):
+    cfg = service_config(sandbox, tmp_path, "tui", slurm__gpus=1)
+    for name in ("slurm", "gpu", "embed", "graph", "tunnels"):
+        setattr(cfg.poll, name, 1.0)
+    cfg.tunnels.embed_local_port = free_port()
+    cfg.tunnels.bolt_local_port = free_port()
+    cluster = Cluster(cfg)
+    job_id = (await cluster.submit()).job_id
+    await wait_endpoints(cfg, job_id)
+    app = CodexApp(cluster)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: jobs_in_table(app).get(job_id) == "RUNNING")
+            await until(pilot, lambda: "HEALTHY" in text_of(app, "#graph-text"))
+            await until(pilot, lambda: "READY" in text_of(app, "#embed-text")
+                        and "p50" in text_of(app, "#embed-text"))
+            assert "(sandbox)" in text_of(app, "#gpu-table")
+
+            # c opens the confirmation with the exact command, Cancel focused; Escape does nothing.
+            await pilot.press("c")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5)
+            assert f"scancel {job_id}" in text_of(app, "#command")
+            assert app.focused.id == "cancel"
+            await pilot.press("escape")
+            await pilot.pause(1.5)
+            assert not isinstance(app.screen, ConfirmScreen)
+            assert (await cluster.slurm.job(job_id)).state is JobState.RUNNING
+
+            # t opens tunnels that carry a real request.
+            await pilot.press("t")
+            await until(pilot, lambda: any(t.up for t in (cluster.tunnel_status.reading.value or [])), 30)
+            r = httpx.post(f"http://127.0.0.1:{cfg.tunnels.embed_local_port}/embed", json={"texts": ["tui"]})
+            assert r.status_code == 200
+            await pilot.press("t")
+            await until(pilot, lambda: not any(t.pid for t in (cluster.tunnel_status.reading.value or [])), 15)
+
+            # r requeues (after confirming).
+            await pilot.press("r")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5)
+            assert f"scontrol requeue {job_id}" in text_of(app, "#command")
+            await pilot.click("#confirm")
+            await until(pilot, lambda: jobs_in_table(app).get(job_id) in ("PENDING", "COMPLETING"), 30)
+            assert (await cluster.slurm.job(job_id)).restarts == 1
+
+            # c + confirm cancels the real job; s submits a new one.
+            await pilot.press("c")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5)
+            await pilot.click("#confirm")
+            await until(pilot, lambda: job_id not in jobs_in_table(app), 30)
+            await pilot.press("s")
+            await until(pilot, lambda: any(k != job_id for k in jobs_in_table(app)), 30)
+    finally:
+        subprocess.run(["scancel", "--name", cfg.slurm.job_name], check=False)
+
+
+class HangingRunner:
+    """A login node that never answers anything."""
+
+    connections_opened = 0
+
+    async def run(self, argv: Sequence[str], *, input=None, timeout=None) -> CommandResult:
+        await asyncio.Event().wait()
+        raise AssertionError
+
+    async def poll(self, argv: Sequence[str], *, timeout=None) -> CommandResult:
+        await asyncio.Event().wait()
+        raise AssertionError
+
+    async def forward(self, host: str, port: int):
+        await asyncio.Event().wait()
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_keys_are_handled_while_every_backend_hangs(sandbox_config):
+    sandbox_config.poll.slurm = 0.1
+    app = CodexApp(Cluster(sandbox_config, runner=HangingRunner()))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.5)  # every source is now stuck in a call that never returns
+        for key, screen in (("question_mark", HelpScreen), ("escape", None), ("question_mark", HelpScreen)):
+            start = time.perf_counter()
+            await pilot.press(key)
+            while not (isinstance(app.screen, screen) if screen else not isinstance(app.screen, HelpScreen)):
+                await asyncio.sleep(0.005)
+                assert time.perf_counter() - start < 0.2, f"{key} not handled within 200 ms"
+        await pilot.press("escape")
+        await pilot.press("s")  # no job known: says so instead of blocking
+        await pilot.pause(0.2)
+        assert app.is_running

@@ -74,7 +74,7 @@ class Batcher:
     def __init__(self, forward: Callable[[Sequence[list[int]]], list[torch.Tensor | TextTooLarge]],
                  *, max_batch_tokens: int = 16384, max_batch_size: int = 256,
                  max_queue: int = 8192, window: int = 1024, max_wait: float = 0.004,
-                 observe: Observer | None = None) -> None:
+                 observe: Observer | None = None, executor: ThreadPoolExecutor | None = None) -> None:
         self.forward = forward
         self.max_batch_tokens = max_batch_tokens
         self.max_batch_size = max_batch_size
@@ -86,7 +86,7 @@ class Batcher:
         self.stats = BatchStats()
         self._queue: deque[Item] = deque()
         self._wake = asyncio.Event()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forward")
+        self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="forward")
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._busy = False

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -56,9 +57,14 @@ class EmbedService:
         """Load and warm the model in a thread, so /health answers while it loads."""
         s = self.settings
         started = time.monotonic()
+        # Every torch call runs on this one thread: a second thread would get its own OpenMP
+        # team, whose idle workers spin against the first on a small machine.
+        torch_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torch")
+        loop = asyncio.get_running_loop()
         try:
-            model = await asyncio.to_thread(EmbeddingModel, s.model, s.device, s.max_length, s.dtype)
-            await asyncio.to_thread(model.warm_up)
+            model = await loop.run_in_executor(
+                torch_thread, EmbeddingModel, s.model, s.device, s.max_length, s.dtype)
+            await loop.run_in_executor(torch_thread, model.warm_up)
         except Exception as exc:  # noqa: BLE001 - reported on /health and in the log
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.error("model load failed: %s", self.load_error)
@@ -80,7 +86,7 @@ class EmbedService:
         self.max_batch_size = s.max_batch_size or (256 if gpu else 32)
         batcher = Batcher(self._forward(model), max_batch_tokens=self.max_batch_tokens,
                           max_batch_size=self.max_batch_size, max_queue=s.max_queue,
-                          observe=self.metrics.observe)
+                          observe=self.metrics.observe, executor=torch_thread)
         batcher.start()
         self.model, self.batcher = model, batcher
         self.metrics.ready.set(1)

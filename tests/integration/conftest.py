@@ -75,5 +75,10 @@ async def cleanup_jobs():
         try:
             for job in await cluster.slurm.jobs():
                 await cluster.slurm.cancel(job.job_id)
+
+            async def gone() -> bool:  # its GPU is free again for the next test
+                return not await cluster.slurm.jobs()
+
+            await wait_for(gone, 60)
         finally:
             await cluster.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, TypeVar
 
 from .. import deploy
 from ..config import Config
@@ -21,6 +21,9 @@ from .poller import Source, Waiting
 from .runner import RemoteError, Runner
 from .slurm import SlurmClient
 from .tunnels import TunnelManager
+
+
+H = TypeVar("H", EmbedHealth, GraphHealth)
 
 
 class NotAvailable(Waiting):
@@ -96,22 +99,10 @@ class Cluster:
         return found
 
     async def _fetch_embed(self) -> EmbedHealth:
-        ep = self._endpoints()
-        if not ep.embed_url:
-            raise NotAvailable("no EMBED_URL in the endpoints file")
-        health = await self.embed.probe(ep.embed_url)
-        if health.error:
-            raise RemoteError(health.error)
-        return health
+        return await _probe(self._endpoints().embed_url, "EMBED_URL", self.embed.probe)
 
     async def _fetch_graph(self) -> GraphHealth:
-        ep = self._endpoints()
-        if not ep.neo4j_uri:
-            raise NotAvailable("no NEO4J_URI in the endpoints file")
-        health = await self.graph.probe(ep.neo4j_uri)
-        if health.error:
-            raise RemoteError(health.error)
-        return health
+        return await _probe(self._endpoints().neo4j_uri, "NEO4J_URI", self.graph.probe)
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -187,6 +178,16 @@ class Cluster:
         if job is None:
             raise NotAvailable("no service job")
         return await self.slurm.log_tail(job.job_id, lines)
+
+
+async def _probe(target: str, name: str, probe: Callable[[str], Awaitable[H]]) -> H:
+    """A probe's health as a reading: waiting without a target, an error when it failed."""
+    if not target:
+        raise NotAvailable(f"no {name} in the endpoints file")
+    health = await probe(target)
+    if health.error:  # type: ignore[attr-defined]
+        raise RemoteError(health.error)  # type: ignore[attr-defined]
+    return health
 
 
 def _mean_util(report: GpuReport) -> float | None:

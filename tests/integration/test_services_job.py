@@ -6,6 +6,7 @@ import os
 import signal
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -39,10 +40,31 @@ def embed_pids(port: int) -> list[int]:
     return pids
 
 
-def start_now(job_id: str) -> None:
-    """A requeued job waits ~2 min (EligibleTime = requeue + 121 s); tests skip the wait."""
-    subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=False,
-                   capture_output=True)
+async def start_now(cluster: Cluster, job_id: str) -> None:
+    """A requeued job waits ~2 min (EligibleTime = requeue + 121 s); tests skip the wait, but
+    only once the old run has settled: pending on its BeginTime for a few seconds with no
+    process left. A new run started while the old one's end is still in flight gets marked
+    FAILED by it; that race is what Slurm's own delay avoids."""
+    settled_since: list[float] = []
+
+    async def started() -> bool:
+        jobs = {j.job_id: j for j in await cluster.slurm.jobs()}
+        job = jobs.get(job_id)
+        if job is not None and job.state is JobState.RUNNING:
+            return True
+        leftovers = subprocess.run(["scontrol", "listpids", job_id], capture_output=True, text=True)
+        settled = (job is not None and job.state is JobState.PENDING and job.reason == "BeginTime"
+                   and (leftovers.returncode != 0 or len(leftovers.stdout.splitlines()) <= 1))
+        if not settled:
+            settled_since.clear()
+        elif not settled_since:
+            settled_since.append(time.monotonic())
+        elif time.monotonic() - settled_since[0] >= 5:
+            subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=False,
+                           capture_output=True)
+        return False
+
+    assert await wait_for(started, 90, step=1), f"job {job_id} did not start again"
 
 
 async def job_state(cluster: Cluster, job_id: str) -> JobState | None:
@@ -77,7 +99,7 @@ async def test_services_job_lifecycle(sandbox, tmp_path, cleanup_jobs):
     # Requeue: back with a fresh endpoints file.
     await cluster.requeue(sub.job_id)
     assert await wait_for(lambda: _pending(cluster, sub.job_id), 30)
-    start_now(sub.job_id)
+    await start_now(cluster, sub.job_id)
     fresh = await wait_endpoints(cfg, sub.job_id, started=ep.started)
     assert ready(fresh.embed_url)
     assert "RESTART_COUNT=1" in Path(cfg.services.endpoints_file).read_text()
@@ -138,7 +160,7 @@ async def test_a_service_failing_at_start_makes_the_job_requeue_itself(sandbox, 
     assert await wait_for(requeued, 60), "the job did not requeue itself"
     log = await cluster.log_tail()
     assert "failed 3 times" in log and "requeueing the job" in log
-    start_now(sub.job_id)
+    await start_now(cluster, sub.job_id)
     ep = await wait_endpoints(cfg, sub.job_id, timeout=90)
     assert ready(ep.embed_url) and "RESTART_COUNT=1" in Path(cfg.services.endpoints_file).read_text()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 
 import httpx
@@ -17,7 +16,6 @@ from codex_console.backends.runner import LocalRunner
 from codex_console.backends.ssh import SshRunner
 from codex_console.backends.tunnels import TunnelError, TunnelManager
 
-from ..server.conftest import live
 
 
 @pytest.fixture(scope="module")

@@ -140,8 +140,11 @@ async def test_a_killed_embed_server_is_restarted_in_the_same_job(sandbox, tmp_p
 
     assert await wait_for(back, 60), "embed did not come back within 60 s"
     assert await job_state(cluster, sub.job_id) is JobState.RUNNING
-    log = await cluster.log_tail()
-    assert "embed0 exited" in log and "embed0 is back" in log
+    async def logged() -> bool:  # the supervisor notices readiness on its next 1 s tick
+        log = await cluster.log_tail()
+        return "embed0 exited (137)" in log and "embed0 is back" in log
+
+    assert await wait_for(logged, 10)
 
 
 async def test_a_service_failing_at_start_makes_the_job_requeue_itself(sandbox, tmp_path, cleanup_jobs):

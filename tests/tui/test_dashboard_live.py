@@ -9,7 +9,6 @@ import time
 from typing import Sequence
 
 import httpx
-import pytest
 
 from codex_console.backends.cluster import Cluster
 from codex_console.models import CommandResult, JobState

@@ -8,6 +8,8 @@ import pytest
 
 from codex_console.backends.gpu import gpu_argv, parse_report
 from codex_console.backends.nvidia_smi import NvidiaSmiError, parse_apps, parse_gpus
+from codex_console.backends.runner import RemoteError
+from codex_console.backends.slurm import SlurmError
 
 NV = Path(__file__).parent.parent / "fixtures" / "nvidia_smi"
 
@@ -51,7 +53,7 @@ def test_report_combines_both_queries():
 
 def test_gpu_argv_quotes_and_validates():
     assert gpu_argv("srun", "n", "42")[:3] == ["srun", "--jobid=42", "--overlap"]
-    with pytest.raises(Exception):
+    with pytest.raises(SlurmError, match="not a Slurm job id"):
         gpu_argv("srun", "n", "42; rm -rf ~")
-    with pytest.raises(Exception):
+    with pytest.raises(RemoteError, match="not a node name"):
         gpu_argv("ssh", "node;reboot", "42")

@@ -55,8 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn
+    from transformers.utils import logging as hf_logging
 
     from .app import create_app
+
+    hf_logging.disable_progress_bar()  # a progress bar per load is noise in a job log
 
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level=settings.log_level, access_log=False,

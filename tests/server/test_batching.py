@@ -120,3 +120,41 @@ def test_oom_splits_the_batch_and_fails_only_the_text_that_cannot_fit(minilm_pat
     for got, want in zip(out[:4], reference):
         assert torch.allclose(got, want, atol=1e-5) and got.abs().sum() > 0  # never zero vectors
     assert model.oom_retries >= 3
+
+
+def test_a_client_that_hangs_up_is_not_computed(minilm_path):
+    """Over real HTTP: while the worker is busy, a client sends texts and disconnects; its texts
+    are dropped before the forward (visible in /metrics), and the server keeps serving."""
+    import socket
+    import time
+
+    with live(minilm_path) as srv:
+        batcher = srv.service.batcher
+        gate = threading.Event()
+        real = batcher.forward
+        computed: list[int] = []
+
+        def slow(batch):
+            computed.append(len(batch))
+            gate.wait(10)
+            return real(batch)
+
+        batcher.forward = slow
+        busy = threading.Thread(target=lambda: httpx.post(srv.url + "/embed", json={"texts": ["first"]},
+                                                          timeout=30))
+        busy.start()
+        time.sleep(0.3)  # "first" is in the forward now
+        body = b'{"texts": ["gone 1", "gone 2", "gone 3"]}'
+        with socket.create_connection(("127.0.0.1", srv.settings.port)) as sock:
+            sock.sendall(b"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            time.sleep(0.3)  # queued behind "first"
+        time.sleep(0.3)
+        gate.set()
+        busy.join(30)
+        time.sleep(0.3)
+        metrics = httpx.get(srv.url + "/metrics").text
+        assert metric(metrics, "codex_embed_dropped_texts_total") == 3
+        assert computed == [1], f"abandoned texts were computed: {computed}"
+        batcher.forward = real
+        assert httpx.post(srv.url + "/embed", json={"texts": ["after"]}).status_code == 200

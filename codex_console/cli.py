@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
-from typing import Any
 
 from . import config as config_mod
 
@@ -76,10 +74,6 @@ def load_config(args: argparse.Namespace) -> config_mod.Config:
     if args.local:
         overrides["login.local"] = "true"
     return config_mod.load(args.config, overrides)
-
-
-def emit(data: Any, as_json: bool, text: str) -> None:
-    print(json.dumps(data, default=str, indent=None) if as_json else text)
 
 
 def main(argv: list[str] | None = None) -> int:

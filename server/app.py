@@ -52,13 +52,19 @@ def create_app(settings: Settings, service: EmbedService | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         task = asyncio.create_task(service.load())
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # reported via /health
+        task.add_done_callback(load_done)
         yield
         task.cancel()
         await service.close()
 
+    def load_done(task: asyncio.Task[None]) -> None:
+        # The error is on /health either way; whoever runs the app may also want to stop.
+        if not task.cancelled() and task.exception() is not None and app.state.on_load_error:
+            app.state.on_load_error()
+
     app = FastAPI(title="codex embed server", lifespan=lifespan)
     app.state.service = service
+    app.state.on_load_error = None
     app.add_middleware(GuardMiddleware, service=service, api_key=api_key)
 
     @app.exception_handler(HttpError)

@@ -61,9 +61,16 @@ def main(argv: list[str] | None = None) -> int:
 
     hf_logging.disable_progress_bar()  # a progress bar per load is noise in a job log
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, access_log=False,
-                timeout_graceful_shutdown=int(settings.shutdown_timeout))
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_timeout)))
+    # A server that cannot load its model exits, so the job's supervisor sees it fail.
+    app.state.on_load_error = lambda: setattr(server, "should_exit", True)
+    server.run()
+    if app.state.service.load_error:
+        print(f"codex-embed-server: model not loaded: {app.state.service.load_error}", file=sys.stderr)
+        return 1
     return 0
 
 

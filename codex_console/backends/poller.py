@@ -38,7 +38,6 @@ class Source(Generic[T]):
         self.listeners: list[Listener] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.paused = False
 
     async def poll_once(self) -> Reading[T]:
         self.polls += 1
@@ -67,8 +66,7 @@ class Source(Generic[T]):
     async def run(self) -> None:
         while True:
             self._wake.clear()  # before the poll: a refresh() asked during it is not lost
-            if not self.paused:
-                await self.poll_once()
+            await self.poll_once()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.interval)
             except asyncio.TimeoutError:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import bolt, slurm, sshd
 from .layout import SandboxLayout
-from .processes import is_alive, running_pid, stop_pid
+from .processes import running_pid, stop_pid
 
 APT_PACKAGES = {"slurmctld": "slurmctld", "slurmd": "slurmd", "sbatch": "slurm-client",
                 "munged": "munge", "sshd": "openssh-server", "ssh": "openssh-client"}
@@ -144,5 +144,3 @@ def main(action: str) -> int:
     layout = SandboxLayout.from_env()
     return {"up": up, "down": down, "status": status}[action](layout)
 
-
-__all__ = ["main", "up", "down", "status", "is_alive"]

@@ -58,3 +58,17 @@ def test_ready_gates_then_sigterm_finishes_in_flight_work(minilm_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_model_that_cannot_load_makes_the_server_exit(tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "bert"}')  # a folder, but no model
+    out = subprocess.run([sys.executable, "-m", "server.cli", "--model", str(tmp_path), "--port",
+                          str(free_port()), "--host", "127.0.0.1"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 1 and "model not loaded" in out.stderr
+
+
+def test_a_folder_without_config_is_refused_without_the_hub(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "server.cli", "--model", str(tmp_path / "nope"),
+                          "--port", str(free_port())], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "not a model folder" in out.stderr

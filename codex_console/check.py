@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Awaitable, Callable
 
 from .backends.cluster import Cluster
-from .backends.runner import RemoteError
+from .backends.runner import RemoteError, Unreachable
 from .config import Config
 from .models import Endpoints, Job, JobState
 
@@ -118,6 +118,8 @@ class Checker:
         self.job: Job | None = None
         self.endpoints: Endpoints | None = None
         self._jobs_done = asyncio.Event()
+        self.jobs_known = False  # squeue answered: "no job" is a fact, not a guess
+        self.unreachable = False
         self._endpoints_done = asyncio.Event()
 
     async def _timed(self, name: str, probe: Callable[[], Awaitable[ProbeResult | None]]
@@ -127,6 +129,9 @@ class Checker:
             result = await probe()
             if result is None:
                 return None  # not applicable now (no running job, no tunnels opened here)
+        except Unreachable as exc:
+            self.unreachable = True
+            result = ProbeResult(name, State.UNKNOWN, str(exc))
         except RemoteError as exc:
             result = ProbeResult(name, State.UNKNOWN, str(exc))
         except Exception as exc:  # noqa: BLE001 - a broken probe is UNKNOWN, never a traceback
@@ -137,6 +142,7 @@ class Checker:
     async def probe_job(self) -> ProbeResult:
         try:
             jobs = await self.cluster.slurm.jobs()
+            self.jobs_known = True
         finally:
             self._jobs_done.set()
         alive = [j for j in jobs if j.state.alive]
@@ -239,10 +245,9 @@ class Checker:
                 results.append(ProbeResult(name, State.UNKNOWN, f"timed out after {timeout:g}s", timeout))
             elif task.result() is not None:
                 results.append(task.result())
-        unreachable = any(r.state is State.UNKNOWN and "login node" in r.summary for r in results)
-        result = CheckResult(State.UNKNOWN if unreachable else overall([r.state for r in results]),
+        result = CheckResult(State.UNKNOWN if self.unreachable else overall([r.state for r in results]),
                              "", results, 0.0, self.job, self.endpoints)
-        if resubmit and not unreachable and tasks["job"] in done and self.job is None:
+        if resubmit and self.jobs_known and self.job is None:
             try:
                 sub = await asyncio.wait_for(self.cluster.submit(), timeout)
                 result.resubmitted = sub.job_id

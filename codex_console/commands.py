@@ -105,7 +105,7 @@ async def serve(cluster: Cluster, args: argparse.Namespace) -> int:
         _print({"job_id": None}, as_json, "no service job")
         return 1
     if args.action == "stop":
-        if not confirm(f"scancel {job.job_id}?", args):
+        if not confirm(f"scancel {' '.join(j.job_id for j in jobs)}?", args):
             return 1
         for j in jobs:
             await cluster.cancel(j.job_id)

@@ -18,6 +18,10 @@ class CommandTimeout(RemoteError):
     pass
 
 
+class Unreachable(RemoteError):
+    """No connection to the login node (refused, timed out, host key not trusted)."""
+
+
 class Runner(Protocol):
     """Runs argument lists on the login node. Every call has a deadline."""
 

@@ -20,14 +20,14 @@ import asyncssh
 
 from ..config import LoginConfig
 from ..models import CommandResult
-from .runner import CommandTimeout, RemoteError
+from .runner import CommandTimeout, RemoteError, Unreachable
 
 log = logging.getLogger(__name__)
 _RETRYABLE = (asyncssh.ConnectionLost, asyncssh.DisconnectError, asyncssh.ChannelOpenError,
               BrokenPipeError, ConnectionError, OSError)
 
 
-class HostKeyMismatch(RemoteError):
+class HostKeyMismatch(Unreachable):
     pass
 
 
@@ -88,7 +88,7 @@ class SshRunner:
                 return self._conn
             wait = self._next_attempt - time.monotonic()
             if wait > 0:
-                raise RemoteError(f"login node {self.login.host} unreachable; retrying in {wait:.0f}s")
+                raise Unreachable(f"login node {self.login.host} unreachable; retrying in {wait:.0f}s")
             try:
                 conn = await asyncio.wait_for(asyncssh.connect(self.login.host, **self._options()),
                                               self.login.connect_timeout + 1)
@@ -99,7 +99,7 @@ class SshRunner:
                     f"{self.login.known_hosts}: {exc.reason}. Check it, then update known_hosts.") from None
             except (asyncio.TimeoutError, *_RETRYABLE, asyncssh.Error) as exc:
                 self._backoff()
-                raise RemoteError(f"cannot reach login node {self.login.host}:{self.login.port}: "
+                raise Unreachable(f"cannot reach login node {self.login.host}:{self.login.port}: "
                                   f"{exc or type(exc).__name__}") from None
             self._conn, self._failures, self._shell = conn, 0, None
             self._forwards.clear()

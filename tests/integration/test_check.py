@@ -98,9 +98,10 @@ def test_unreachable_login_node_is_unknown_within_the_timeout(services):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
-    out, took = check(path, "--timeout", "4", "--set", f"login.port={closed}")
+    out, took = check(path, "--timeout", "4", "--resubmit", "--set", f"login.port={closed}")
     assert out.returncode == 3, out.stdout
     assert "cannot reach login node" in out.stdout and took < 4 + 1 + 2  # + interpreter start
+    assert "resubmit" not in out.stdout  # "no job" was never established: no resubmit
 
 
 def test_a_hung_probe_is_unknown_and_the_check_ends_at_its_timeout(services):

@@ -31,9 +31,21 @@ def is_alive(pid: int) -> bool:
     return state != "Z"
 
 
+# What each daemon's command line contains: a pid file outliving its process (a reboot, a
+# killed session) may name a pid reused by something else, which must never count as ours.
+PROGRAMS = {"bolt": "redis-server"}
+
+
 def running_pid(pid_file: Path) -> int | None:
     pid = read_pid(pid_file)
-    return pid if pid is not None and is_alive(pid) else None
+    if pid is None or not is_alive(pid):
+        return None
+    program = PROGRAMS.get(pid_file.stem, pid_file.stem)
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return pid if program.encode() in cmdline else None
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.1) -> bool:

@@ -89,7 +89,6 @@ class Batcher:
         self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="forward")
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self._busy = False
 
     @property
     def depth(self) -> int:
@@ -119,10 +118,6 @@ class Batcher:
     def _take_batch(self) -> list[Item]:
         """Up to max_batch_size texts whose padded size fits max_batch_tokens."""
         now = time.monotonic()
-        while self._queue and (self._queue[0].job.abandoned or self._queue[0].job.deadline < now):
-            self._drop(self._queue.popleft())
-        if not self._queue:
-            return []
         window = [self._queue.popleft() for _ in range(min(self.window, len(self._queue)))]
         live = []
         for item in window:
@@ -130,11 +125,11 @@ class Batcher:
                 self._drop(item)
             else:
                 live.append(item)
+        if not live:
+            return []
         # Sorted by length, the batch is the run of neighbours around the oldest item that fits
         # the budget: similar lengths (little padding), and the oldest text always goes now.
         ordered = sorted(live, key=lambda it: it.length)
-        if not live:
-            return []
         lo = hi = next(i for i, it in enumerate(ordered) if it is live[0])
         while True:
             grew = False
@@ -186,7 +181,6 @@ class Batcher:
             started = time.monotonic()
             for item in batch:
                 self.observe("queue_seconds", started - item.job.enqueued)
-            self._busy = True
             try:
                 vectors = await loop.run_in_executor(
                     self._executor, self.forward, [it.job.ids[it.index] for it in batch])
@@ -197,8 +191,7 @@ class Batcher:
                         item.job.future.set_exception(exc)
                 continue
             finally:
-                self._busy = False
-            self._record(batch, time.monotonic() - started)
+                    self._record(batch, time.monotonic() - started)
             for item, vector in zip(batch, vectors):
                 self._deliver(item, vector)
 

@@ -25,7 +25,10 @@ class EmbedRequest(BaseModel):
     dimension: int | None = Field(None, strict=True)
     prompt_name: str | None = None
 
-    _texts = field_validator("texts")(classmethod(lambda cls, v: _non_empty(v)))
+    @field_validator("texts")
+    @classmethod
+    def _texts(cls, v: list[str]) -> list[str]:
+        return _non_empty(v)
 
 
 class OpenAIEmbeddingRequest(BaseModel):

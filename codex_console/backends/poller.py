@@ -7,7 +7,6 @@ slow or dead source shows as stale without holding up the others. `refresh()` po
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from typing import Awaitable, Callable, Generic, TypeVar
 
@@ -19,7 +18,6 @@ T = TypeVar("T")
 class Waiting(RuntimeError):
     """Not an error: the reading cannot exist yet (no running job, no endpoints file)."""
 
-log = logging.getLogger(__name__)
 Listener = Callable[[str, Reading], None]
 
 

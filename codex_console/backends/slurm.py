@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from ..config import Config
 from ..models import CommandResult, Job, Partition
@@ -16,13 +15,6 @@ JOB_ID = re.compile(r"^\d+(_\d+)?$")
 
 class SlurmError(RemoteError):
     pass
-
-
-@dataclass(frozen=True)
-class Submitted:
-    job_id: str
-    partition: str
-    note: str = ""
 
 
 def check_job_id(job_id: str) -> str:
@@ -96,11 +88,12 @@ class SlurmClient:
         return check_job_id(job_id)
 
     async def cancel(self, job_id: str) -> None:
-        self._ok(await self.runner.run(["scancel", check_job_id(job_id)]))
+        self._ok(await self.runner.run(self.cancel_argv(job_id)))
 
     async def requeue(self, job_id: str) -> None:
-        self._ok(await self.runner.run(["scontrol", "requeue", check_job_id(job_id)]))
+        self._ok(await self.runner.run(self.requeue_argv(job_id)))
 
+    # The commands the confirmations show are the ones these run.
     @staticmethod
     def cancel_argv(job_id: str) -> list[str]:
         return ["scancel", check_job_id(job_id)]

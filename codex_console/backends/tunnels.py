@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import socket
 import time
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ import httpx
 
 from ..config import Config
 from ..models import Tunnel
+from ..pids import cmdline, is_alive, stop_pid
 
 
 class TunnelError(RuntimeError):
@@ -54,22 +53,9 @@ def ssh_argv(cfg: Config, local_port: int, node: str, remote_port: int) -> list[
     return argv + [f"{login.user}@{login.host}" if login.user else login.host]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (ProcessLookupError, PermissionError, FileNotFoundError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def _is_our_ssh(pid: int, spec: str) -> bool:
-    """The pid still is the ssh we started (pids get reused)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return _alive(pid)  # no /proc (macOS): trust the pid file
-    return spec.encode() in cmdline
+    """The pid is alive and still the ssh we started for `spec` (pids get reused)."""
+    return is_alive(pid) and spec.encode() in cmdline(pid)
 
 
 def _port_free(port: int) -> bool:
@@ -107,7 +93,7 @@ class TunnelManager:
 
     def _running(self, name: str) -> dict | None:
         rec = self._record(name)
-        if rec and _alive(rec["pid"]) and _is_our_ssh(rec["pid"], rec["spec"]):
+        if rec and _is_our_ssh(rec["pid"], rec["spec"]):
             return rec
         return None
 
@@ -159,11 +145,7 @@ class TunnelManager:
         self._pid_file(name).unlink(missing_ok=True)
         if rec is None:
             return False
-        os.kill(rec["pid"], signal.SIGTERM)
-        for _ in range(50):
-            if not _alive(rec["pid"]):
-                break
-            time.sleep(0.02)
+        stop_pid(rec["pid"], timeout=1.0)
         return True
 
     def stop(self, names: list[str] | None = None) -> list[str]:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from . import bolt, slurm, sshd
 from .layout import SandboxLayout
-from .processes import running_pid, stop_pid
+from ..pids import stop_pid
+from .processes import running_pid
 
 APT_PACKAGES = {"slurmctld": "slurmctld", "slurmd": "slurmd", "sbatch": "slurm-client",
                 "munged": "munge", "sshd": "openssh-server", "ssh": "openssh-client"}

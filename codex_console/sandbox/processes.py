@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import time
 from pathlib import Path
+
+from ..pids import cmdline, is_alive, wait_for
 
 
 def read_pid(pid_file: Path) -> int | None:
@@ -14,21 +13,6 @@ def read_pid(pid_file: Path) -> int | None:
         return int(pid_file.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
-
-
-def is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie is dead for our purposes.
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 # What each daemon's command line contains: a pid file outliving its process (a reboot, a
@@ -40,21 +24,9 @@ def running_pid(pid_file: Path) -> int | None:
     pid = read_pid(pid_file)
     if pid is None or not is_alive(pid):
         return None
-    program = PROGRAMS.get(pid_file.stem, pid_file.stem)
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    return pid if program.encode() in cmdline else None
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
+    program = PROGRAMS.get(pid_file.stem, pid_file.stem).encode()
+    # Substring: sshd and redis-server rewrite their argv[0] ("sshd: /usr/sbin/sshd -f ...").
+    return pid if any(program in arg for arg in cmdline(pid)) else None
 
 
 def start_daemon(argv: list[str], pid_file: Path, log_file: Path, timeout: float = 20.0) -> int:
@@ -67,18 +39,3 @@ def start_daemon(argv: list[str], pid_file: Path, log_file: Path, timeout: float
     pid = running_pid(pid_file)
     assert pid is not None
     return pid
-
-
-def stop_pid(pid: int, timeout: float = 15.0) -> bool:
-    """SIGTERM, then SIGKILL after `timeout`. True when the process is gone."""
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return True
-    if wait_for(lambda: not is_alive(pid), timeout):
-        return True
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return True
-    return wait_for(lambda: not is_alive(pid), 5.0)

@@ -8,7 +8,8 @@ import subprocess
 from pathlib import Path
 
 from .layout import SandboxLayout
-from .processes import running_pid, start_daemon, wait_for
+from ..pids import wait_for
+from .processes import running_pid, start_daemon
 
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
 GRES_CONF = Path("/etc/slurm/gres.conf")

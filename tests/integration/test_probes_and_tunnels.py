@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 
 import httpx
@@ -15,6 +14,7 @@ from codex_console.backends.graph import GraphProbe
 from codex_console.backends.runner import LocalRunner
 from codex_console.backends.ssh import SshRunner
 from codex_console.backends.tunnels import TunnelError, TunnelManager
+from codex_console.pids import is_alive
 
 
 
@@ -116,9 +116,9 @@ async def test_tunnel_carries_a_request_and_retargets(sandbox_config, embed_serv
         # The job moved: re-targeting replaces the process.
         [moved] = await tunnels.start("localhost")
         assert moved.pid != t.pid and moved.remote_host == "localhost" and moved.up
-        assert not _alive(t.pid)
+        assert not is_alive(t.pid)
         assert tunnels.stop() == ["embed"]
-        assert not _alive(moved.pid)
+        assert not is_alive(moved.pid)
         [closed] = await tunnels.status()
         assert closed.pid is None and not closed.up
     finally:
@@ -137,14 +137,6 @@ async def test_tunnel_failure_says_why(sandbox_config):
             await TunnelManager(cfg).start(socket.gethostname(), wait=5)
     finally:
         blocker.close()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 async def test_endpoints_file_and_env_overrides(sandbox_config, tmp_path):

@@ -12,7 +12,8 @@ from codex_console.backends.runner import CommandTimeout, LocalRunner
 from codex_console.backends.ssh import HostKeyMismatch, SshRunner
 from codex_console.sandbox import sshd
 from codex_console.sandbox.manager import _children
-from codex_console.sandbox.processes import running_pid, stop_pid
+from codex_console.pids import stop_pid
+from codex_console.sandbox.processes import running_pid
 
 
 async def test_polls_reuse_one_connection_and_beat_new_channels(sandbox_config, capsys):

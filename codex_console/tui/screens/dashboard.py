@@ -53,14 +53,11 @@ class DashboardScreen(Screen):
             panel = self.query_one(GpuPanel)
             panel.show(r.value, r.history, r.error or r.note)
             panel.mark(r, now)
-        elif name == "embed":
-            r = c.embed_health.reading
-            panel = self.query_one(EmbedPanel)
-            panel.show(r.value if not r.stale else None, r.history, r.error, r.note)
-            panel.mark(r, now)
-        elif name == "neo4j":
-            r = c.graph_health.reading
-            panel = self.query_one(GraphPanel)
+        elif name in ("embed", "neo4j"):
+            source, kind = ((c.embed_health, EmbedPanel) if name == "embed"
+                            else (c.graph_health, GraphPanel))
+            r = source.reading
+            panel = self.query_one(kind)
             panel.show(r.value if not r.stale else None, r.history, r.error, r.note)
             panel.mark(r, now)
         elif name == "tunnels":

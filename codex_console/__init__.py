@@ -1,3 +1,3 @@
-"""codex-console: operate the codex embedding server and Neo4j on a Slurm GPU node."""
+"""codex-console: one screen (and one health check) for the codex services on a Slurm GPU node."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,102 +1,36 @@
-"""Typed settings: defaults < TOML file < CODEX_CONSOLE_* env vars < CLI flags.
+"""Loading settings: defaults < TOML file < CODEX_CONSOLE_* env vars < command-line overrides.
 
 The file is `$XDG_CONFIG_HOME/codex-console/config.toml`; when there is none and the local
 sandbox is up, its config is used, so a fresh checkout runs against the sandbox by default.
-Unknown keys are an error that names the key. Every value remembers where it came from
-(`codex-console config show`).
+Unknown keys, wrong types and values out of range are errors that name the key. Every value
+remembers where it came from (`codex-console config show`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config_schema import (SECTIONS, LoginConfig, PollConfig, ServicesConfig, SlurmConfig,
+                            ThresholdsConfig, TunnelsConfig, UiConfig)
+
+__all__ = ["Config", "ConfigError", "LoginConfig", "SlurmConfig", "ServicesConfig", "TunnelsConfig",
+           "PollConfig", "ThresholdsConfig", "UiConfig", "load", "to_toml", "seconds"]
+
 ENV_PREFIX = "CODEX_CONSOLE_"
 SANDBOX_CONFIG = Path(os.environ.get("CODEX_SANDBOX_DIR", "/var/lib/codex-sandbox")) / "config.toml"
+HIDDEN = "********"
 
 
 class ConfigError(ValueError):
     """A config file, env var or flag that cannot be used; the message says which and why."""
-
-
-@dataclass
-class LoginConfig:
-    host: str = "98dci4-srv-1001"
-    port: int = 22
-    user: str = ""
-    identity: str = ""
-    known_hosts: str = "~/.ssh/known_hosts"
-    ssh_config: bool = True  # read ~/.ssh/config (aliases, ProxyJump)
-    local: bool = False  # already on the login node: run commands here, no SSH
-    connect_timeout: float = 10.0
-    command_timeout: float = 20.0
-    keepalive: float = 15.0
-
-
-@dataclass
-class SlurmConfig:
-    job_name: str = "codex-services"
-    partitions: list[str] = field(default_factory=lambda: ["titan", "rigel", "sun", "sirius"])
-    template: str = "services"
-    gpus: int = 1
-    cpus_per_gpu: int = 4
-    mem: str = "64G"
-    time_limit: str = "7-00:00:00"
-    nodelist: str = ""
-    gpu_query: str = "srun"  # how nvidia-smi reaches the node: srun | ssh
-
-
-@dataclass
-class ServicesConfig:
-    embed_port: int = 18765
-    bolt_port: int = 7687
-    http_port: int = 7474
-    endpoints_file: str = "~/.codex-services.env"
-    log_dir: str = "~/.local/share/codex-console/services"
-    embed_command: str = "codex-embed-server"
-    model: str = "~/models/Qwen3-Embedding-0.6B"
-    embed_device: str = "auto"
-    embed_dimension: int = 256
-    neo4j_command: str = "apptainer exec --bind $HOME/neo4j/data:/data $HOME/neo4j/neo4j.sif neo4j console"
-    neo4j_lock: str = "$HOME/neo4j/data/databases/store_lock"
-    neo4j_user: str = ""
-    neo4j_password: str = ""
-    api_key_file: str = ""
-    restart_limit: int = 5
-
-
-@dataclass
-class TunnelsConfig:
-    embed_local_port: int = 18765
-    bolt_local_port: int = 17687
-    http_local_port: int = 17474
-    state_dir: str = "~/.local/state/codex-console/tunnels"
-    forwards: list[str] = field(default_factory=lambda: ["embed", "bolt", "http"])
-
-
-@dataclass
-class PollConfig:
-    slurm: float = 15.0
-    gpu: float = 3.0
-    embed: float = 2.0
-    graph: float = 5.0
-    tunnels: float = 5.0
-    history: int = 120
-
-
-@dataclass
-class ThresholdsConfig:
-    embed_latency_warn_ms: float = 500.0
-    embed_latency_crit_ms: float = 3000.0
-    bolt_latency_warn_ms: float = 250.0
-    bolt_latency_crit_ms: float = 2000.0
-    gpu_temp_warn: float = 85.0
-    gpu_temp_crit: float = 92.0
-    check_timeout: float = 20.0
 
 
 @dataclass
@@ -107,32 +41,69 @@ class Config:
     tunnels: TunnelsConfig = field(default_factory=TunnelsConfig)
     poll: PollConfig = field(default_factory=PollConfig)
     thresholds: ThresholdsConfig = field(default_factory=ThresholdsConfig)
+    ui: UiConfig = field(default_factory=UiConfig)
     path: Path | None = None
     sources: dict[str, str] = field(default_factory=dict)
 
     def sections(self) -> dict[str, object]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.name not in ("path", "sources")}
+        return {name: getattr(self, name) for name in SECTIONS}
 
-    def items(self) -> typing.Iterator[tuple[str, object, str]]:
-        """(dotted key, value, source) for every setting."""
+    def items(self, show_secrets: bool = False) -> typing.Iterator[tuple[str, object, str]]:
+        """(dotted key, value, source) for every setting; secrets hidden unless asked."""
         for name, section in self.sections().items():
-            for f in dataclasses.fields(section):
-                key = f"{name}.{f.name}"
-                yield key, getattr(section, f.name), self.sources.get(key, "default")
+            for f in dataclasses.fields(section):  # type: ignore[arg-type]
+                key, value = f"{name}.{f.name}", getattr(section, f.name)
+                if f.metadata.get("secret") and value and not show_secrets:
+                    value = HIDDEN
+                yield key, value, self.sources.get(key, "default")
+
+    def validate(self) -> None:
+        """Every value in its allowed range; raises ConfigError naming the key."""
+        for name, section in self.sections().items():
+            for f in dataclasses.fields(section):  # type: ignore[arg-type]
+                _check_value(f"{name}.{f.name}", f, getattr(section, f.name),
+                             self.sources.get(f"{name}.{f.name}", "default"))
+        if not self.slurm.partitions:
+            raise ConfigError("slurm.partitions: at least one partition is needed")
 
 
-def to_toml(cfg: Config) -> str:
+def _check_value(key: str, f: dataclasses.Field, value: object, source: str) -> None:
+    meta = f.metadata
+    where = f"{source}: {key} = {value!r}"
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        raise ConfigError(f"{where}: not a finite number")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        low, high = meta.get("min"), meta.get("max")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ConfigError(f"{where}: out of range (allowed {low if low is not None else '-inf'} "
+                              f"to {high if high is not None else 'inf'})")
+    values = value if isinstance(value, list) else [value]
+    for item in values:
+        if meta.get("choices") and item not in meta["choices"]:
+            raise ConfigError(f"{where}: one of {', '.join(meta['choices'])}")
+        if meta.get("pattern") and isinstance(item, str) and not re.fullmatch(meta["pattern"], item):
+            raise ConfigError(f"{where}: not allowed (expected {meta['pattern']})")
+
+
+def seconds(text: str) -> float:
+    """`90`, `90s`, `15m`, `8h`, `2d` -> seconds."""
+    m = re.fullmatch(r"(\d+)([smhd]?)", text.strip())
+    if not m:
+        raise ConfigError(f"not a duration: {text!r} (e.g. 90s, 15m, 8h, 2d)")
+    return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def to_toml(cfg: Config, show_secrets: bool = True) -> str:
     """The effective settings as a config file (what `config show --toml` prints)."""
-    import json
-
     lines: list[str] = []
-    for name, section in cfg.sections().items():
-        lines.append(f"[{name}]")
-        for f in dataclasses.fields(section):
-            lines.append(f"{f.name} = {json.dumps(getattr(section, f.name))}")
-        lines.append("")
-    return "\n".join(lines)
+    current = ""
+    for key, value, _ in cfg.items(show_secrets):
+        section, _, name = key.partition(".")
+        if section != current:
+            lines += ([""] if lines else []) + [f"[{section}]"]
+            current = section
+        lines.append(f"{name} = {json.dumps(value)}")
+    return "\n".join(lines) + "\n"
 
 
 def default_path() -> Path:
@@ -162,10 +133,15 @@ def _coerce(key: str, hint: object, value: object, source: str) -> object:
                 return False
             raise ValueError("expected true or false")
         if hint is int:
-            if isinstance(value, bool):
+            if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
                 raise ValueError("expected an integer")
+            if isinstance(value, str) and not re.fullmatch(r"[-+]?\d{1,12}", value.strip()):
+                raise ValueError("expected an integer of sane size" if value.strip().isdigit()
+                                 else "expected an integer")
             return int(value)  # type: ignore[arg-type]
         if hint is float:
+            if isinstance(value, bool):
+                raise ValueError("expected a number")
             return float(value)  # type: ignore[arg-type]
         if hint == list[str]:
             if isinstance(value, str):
@@ -173,10 +149,12 @@ def _coerce(key: str, hint: object, value: object, source: str) -> object:
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
                 return value
             raise ValueError("expected a list of strings")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and key.startswith("thresholds."):
+            return f"{value:g}"  # a threshold may be written as a bare number
         if not isinstance(value, str):
             raise ValueError("expected a string")
         return value
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ConfigError(f"{source}: {key} = {value!r}: {exc}") from None
 
 
@@ -184,7 +162,8 @@ def _apply(cfg: Config, key: str, value: object, source: str) -> None:
     section_name, _, name = key.partition(".")
     section = cfg.sections().get(section_name)
     if section is None:
-        raise ConfigError(f"{source}: unknown section [{section_name}]")
+        raise ConfigError(f"{source}: unknown section [{section_name}] "
+                          f"(sections: {', '.join(SECTIONS)})")
     hints = typing.get_type_hints(type(section))
     if name not in hints:
         raise ConfigError(f"{source}: unknown key {key!r}")
@@ -203,7 +182,7 @@ def load(path: str | None = None, overrides: dict[str, str] | None = None,
             raise ConfigError(f"config file {file} does not exist")
         try:
             data = tomllib.loads(file.read_text())
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: {exc}") from None
         for section, values in data.items():
             if not isinstance(values, dict):
@@ -213,9 +192,9 @@ def load(path: str | None = None, overrides: dict[str, str] | None = None,
         cfg.path = file
     for var, value in environ.items():
         if var.startswith(ENV_PREFIX) and var != ENV_PREFIX + "CONFIG":
-            rest = var[len(ENV_PREFIX):].lower()
-            section, _, name = rest.partition("_")
+            section, _, name = var[len(ENV_PREFIX):].lower().partition("_")
             _apply(cfg, f"{section}.{name}", value, f"${var}")
     for key, value in (overrides or {}).items():
         _apply(cfg, key, value, "command line")
+    cfg.validate()
     return cfg

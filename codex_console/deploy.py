@@ -1,4 +1,4 @@
-"""Render the sbatch templates from config: header values validated, body values shell-quoted.
+"""Render the sbatch templates from config, and the guarded commands that submit them.
 
 `#SBATCH` lines are read by Slurm, not by a shell, so quoting cannot protect them: their
 values must match strict patterns or rendering fails naming the setting. Everything the job's
@@ -13,30 +13,34 @@ import shlex
 from dataclasses import dataclass
 from importlib import resources
 
-from .config import Config, ConfigError
+from .config import Config, ConfigError, seconds
 from .models import Partition
 
 TEMPLATES = ("services", "embed", "neo4j")
-PATTERNS = {
-    "slurm.job_name": r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
-    "slurm.partitions": r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
-    "slurm.mem": r"\d+[KMGT]?",
-    "slurm.time_limit": r"(\d+-)?\d{1,2}(:\d{2}){0,2}|UNLIMITED",
-    "slurm.nodelist": r"[A-Za-z0-9_.,\[\]-]{0,256}",
-    "services.log_dir": r"[A-Za-z0-9_./%+-]{1,512}",
-}
+LOG_DIR = r"[A-Za-z0-9_./%+-]{1,512}"
+# The jobs of a name that are not finished (any state squeue shows but the final ones).
+ALIVE_JOBS = ("squeue --me --noheader --states=all --name=\"$n\" '--Format=JobID:|,StateCompact:|' "
+              "| awk -F'|' '$2 !~ /^(CD|CA|F|TO|NF|PR|OOM|BF|DL|RV)$/ {print $1 \" \" $2}'")
+# Under the lock: submit only when no job of the name exists; a failing squeue submits nothing.
+GUARD = (f'n=$1; shift; busy=$({ALIVE_JOBS}) || {{ echo "squeue failed: not submitting" >&2; exit 4; }}; '
+         'if [ -n "$busy" ]; then echo "a $n job exists already: $busy" >&2; exit 3; fi; exec "$@"')
+WAIT_GONE = (f'n=$1; for i in $(seq 240); do busy=$({ALIVE_JOBS}) || exit 4; [ -z "$busy" ] && exit 0; '
+             'sleep 0.5; done; echo "the old $n job did not end within 2 minutes: $busy" >&2; exit 5')
+KEYGEN = ('umask 077; f=$1; if [ ! -s "$f" ]; then head -c 32 /dev/urandom | od -An -tx1 | tr -d " \\n" '
+          '>"$f.tmp" && mv -f "$f.tmp" "$f"; fi; if [ -n "$3" ]; then chgrp "$3" "$f" || exit 1; fi; '
+          'chmod "$2" "$f"')
 
 
 @dataclass(frozen=True)
-class Plan:
+class Placement:
     partition: str
     template: str
     note: str = ""
 
 
-def _check(key: str, value: str) -> str:
-    if not re.fullmatch(PATTERNS[key], value):
-        raise ConfigError(f"{key} = {value!r} is not allowed here (expected {PATTERNS[key]})")
+def _check(key: str, value: str, pattern: str) -> str:
+    if not re.fullmatch(pattern, value):
+        raise ConfigError(f"{key} = {value!r} is not allowed here (expected {pattern})")
     return value
 
 
@@ -62,31 +66,43 @@ def absolute(path: str, home: str) -> str:
     return path
 
 
+def guarded_argv(lock: str, job_name: str, submit: list[str]) -> list[str]:
+    return ["flock", "-w", "30", lock, "sh", "-c", GUARD, "sh", job_name, *submit]
+
+
+def keygen_argv(path: str, mode: str, group: str) -> tuple[str, ...]:
+    """Create the API key file if missing (random, never printed), with the team's mode."""
+    rel = absolute(path, "")
+    return ("sh", "-c", KEYGEN, "sh", rel, mode, group)
+
+
 def render(cfg: Config, template: str | None = None, *, partition: str | None = None,
-           home: str = "~") -> str:
+           home: str = "~", api_key_file: str = "") -> str:
     template = template or cfg.slurm.template
     if template not in TEMPLATES:
         raise ConfigError(f"slurm.template = {template!r}: one of {', '.join(TEMPLATES)}")
     s, sv = cfg.slurm, cfg.services
     gpus = s.gpus if template != "neo4j" else 0
-    if gpus < 0 or s.cpus_per_gpu < 1:
-        raise ConfigError("slurm.gpus must be >= 0 and slurm.cpus_per_gpu >= 1")
     gres_lines = (f"#SBATCH --gres=gpu:{gpus}\n#SBATCH --cpus-per-gpu={s.cpus_per_gpu}\n" if gpus
                   else f"#SBATCH --cpus-per-task={s.cpus_per_gpu}\n")
-    nodelist = _check("slurm.nodelist", s.nodelist)
+    nodelist = _check("slurm.nodelist", s.nodelist, r"[A-Za-z0-9_.,\[\]-]{0,256}")
     header = _load("header.sbatch")
     for key, value in {
-        "job_name": _check("slurm.job_name", s.job_name),
-        "partition": _check("slurm.partitions", partition or s.partitions[0]),
+        "job_name": _check("slurm.job_name", s.job_name, r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"),
+        "partition": _check("slurm.partitions", partition or s.partitions[0], r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"),
         "gres_lines": gres_lines,
-        "mem": _check("slurm.mem", s.mem),
-        "time_limit": _check("slurm.time_limit", s.time_limit),
-        "log_dir": _check("services.log_dir", absolute(sv.log_dir, home)),
+        "mem": _check("slurm.mem", s.mem, r"\d+[KMGT]?"),
+        "time_limit": _check("slurm.time_limit", s.time_limit, r"(\d+-)?\d{1,2}(:\d{2}){0,2}|UNLIMITED"),
+        "signal_lead": str(int(sv.stop_timeout) + 10),
+        "log_dir": _check("services.log_dir", absolute(sv.log_dir, home), LOG_DIR),
         "nodelist_line": f"#SBATCH --nodelist={nodelist}" if nodelist else "",
     }.items():
         header = header.replace("{{" + key + "}}", value)
+    key_file = api_key_file if api_key_file and api_key_file != "none" else ""
     settings = {
         "ENDPOINTS_FILE": shell_path(sv.endpoints_file),
+        "ENDPOINTS_MODE": shlex.quote(sv.endpoints_mode),
+        "SHARED_GROUP": shlex.quote(sv.group),
         "EMBED_COMMAND": shlex.quote(sv.embed_command),
         "MODEL": shell_path(sv.model),
         "EMBED_DEVICE": shlex.quote(sv.embed_device),
@@ -95,9 +111,16 @@ def render(cfg: Config, template: str | None = None, *, partition: str | None = 
         "BOLT_PORT": str(int(sv.bolt_port)),
         "NEO4J_COMMAND": shlex.quote(sv.neo4j_command),
         "NEO4J_LOCK": shell_path(sv.neo4j_lock) if sv.neo4j_lock else "''",
-        "API_KEY_FILE": shell_path(sv.api_key_file) if sv.api_key_file else "''",
+        "API_KEY_FILE": shell_path(key_file) if key_file else "''",
         "RESTART_LIMIT": str(int(sv.restart_limit)),
-        "READY_TIMEOUT": "600",
+        "REQUEUE_LIMIT": str(int(sv.requeue_limit)),
+        "REQUEUE_WINDOW": str(int(seconds(sv.requeue_window))),
+        "EXCLUDE_FAILED_NODE": "1" if sv.exclude_failed_node else "0",
+        "READY_TIMEOUT": str(int(sv.ready_timeout)),
+        "STOP_TIMEOUT": str(int(sv.stop_timeout)),
+        "ROLLOVER_LEAD": str(int(seconds(sv.rollover_lead))),
+        "PARTITIONS": shlex.quote(",".join(s.partitions)),
+        "TEMPLATE": shlex.quote(template),
     }
     settings_block = "\n".join(f"{k}={v}" for k, v in settings.items())
     text = _load(f"{template}.sbatch")
@@ -105,7 +128,7 @@ def render(cfg: Config, template: str | None = None, *, partition: str | None = 
     return text.replace("{{body}}", _load("job_body.sh"))
 
 
-def plan(cfg: Config, partitions: list[Partition]) -> Plan:
+def placement(cfg: Config, partitions: list[Partition]) -> Placement:
     """Where to submit: the first GPU partition with a free GPU; else Neo4j alone on the next
     partition in the configured order that is up."""
     order = cfg.slurm.partitions
@@ -113,13 +136,13 @@ def plan(cfg: Config, partitions: list[Partition]) -> Plan:
     by_name = {p.name: p for p in partitions}
     first = by_name.get(order[0])
     if template == "neo4j" or cfg.slurm.gpus == 0:
-        return Plan(order[0], template)
+        return Placement(order[0], template)
     if first is not None and first.available and first.free_gpus >= cfg.slurm.gpus:
-        return Plan(order[0], template)
+        return Placement(order[0], template)
     for name in order[1:]:
         p = by_name.get(name)
         if p is not None and p.available:
             why = "is down" if first is not None and not first.available else "has no free GPU"
-            return Plan(name, "neo4j", f"{order[0]} {why}: submitting Neo4j only to {name}")
+            return Placement(name, "neo4j", f"{order[0]} {why}: submitting Neo4j only to {name}")
     # Nothing better: queue on the GPU partition and wait for a GPU.
-    return Plan(order[0], template, f"no partition has a free GPU; queueing on {order[0]}")
+    return Placement(order[0], template, f"no partition has a free GPU; queueing on {order[0]}")

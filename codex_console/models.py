@@ -1,13 +1,9 @@
-"""Frozen dataclasses the backends return and the UI renders. No I/O here."""
+"""Frozen dataclasses that the backends return and the UI and the check read; no I/O here."""
 
 from __future__ import annotations
 
 import enum
-import time
-from dataclasses import dataclass, field
-from typing import Generic, TypeVar
-
-T = TypeVar("T")
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -42,8 +38,13 @@ class JobState(enum.Enum):
     REQUEUED = "RQ"
     REQUEUE_HOLD = "RH"
     REQUEUE_FED = "RF"
+    RESV_DEL_HOLD = "RD"
+    SPECIAL_EXIT = "SE"
+    SIGNALING = "SI"
+    STAGE_OUT = "SO"
     RESIZING = "RS"
     STOPPED = "ST"
+    REVOKED = "RV"
     OUT_OF_MEMORY = "OOM"
     BOOT_FAIL = "BF"
     DEADLINE = "DL"
@@ -60,16 +61,18 @@ class JobState(enum.Enum):
 
     @property
     def alive(self) -> bool:
-        """The job holds or waits for resources: resubmitting now would make a second one."""
-        return self in _ALIVE
+        """Not finished: the job holds or waits for resources, so a second one would be a
+        duplicate. A state this version does not know counts as alive: resubmitting beside a
+        job we cannot read is the worse mistake."""
+        return self not in _FINISHED
 
 
-_ALIVE = {JobState.PENDING, JobState.RUNNING, JobState.CONFIGURING, JobState.COMPLETING,
-          JobState.SUSPENDED, JobState.REQUEUED, JobState.REQUEUE_HOLD, JobState.REQUEUE_FED,
-          JobState.RESIZING, JobState.STOPPED}
+_FINISHED = {JobState.COMPLETED, JobState.CANCELLED, JobState.FAILED, JobState.TIMEOUT,
+             JobState.NODE_FAIL, JobState.PREEMPTED, JobState.OUT_OF_MEMORY, JobState.BOOT_FAIL,
+             JobState.DEADLINE, JobState.REVOKED}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Job:
     job_id: str
     name: str
@@ -80,9 +83,12 @@ class Job:
     reason: str = ""
     elapsed: str = ""
     time_limit: str = ""
-    gpus: str = ""
+    time_left: str = ""
+    gpus: str = ""  # per node (tres_per_node / --gres)
+    gpus_per_job: str = ""  # --gpus (tres_per_job)
     submit_time: str = ""
     restarts: int = 0
+    comment: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,19 +101,19 @@ class Partition:
     free_gpus: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GpuSample:
     index: int
     name: str
     uuid: str
     utilization: float | None  # percent; None = N/A
     memory_used: float | None  # MiB
-    memory_total: float | None
+    memory_total: float | None  # MiB
     temperature: float | None  # C
     power: float | None  # W
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GpuProcess:
     gpu_uuid: str
     pid: int
@@ -122,7 +128,7 @@ class GpuReport:
     processes: tuple[GpuProcess, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Endpoints:
     embed_urls: tuple[str, ...] = ()
     neo4j_uri: str = ""
@@ -131,46 +137,60 @@ class Endpoints:
     started: str = ""
     stale: bool = False
     source: str = ""
+    reason: str = ""  # why the services are down, as the job wrote it
+    down: tuple[str, ...] = ()  # replicas the job marked down
+    written: float | None = None  # the file's mtime (epoch), when known
+    extra: tuple[tuple[str, str], ...] = ()  # other keys the job wrote (hand-over state...)
 
     @property
     def embed_url(self) -> str:
         return self.embed_urls[0] if self.embed_urls else ""
 
+    def get(self, key: str, default: str = "") -> str:
+        return dict(self.extra).get(key, default)
 
-@dataclass(frozen=True)
-class EmbedHealth:
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceHealth:
+    """What a probe of a service found: it answered, whether it serves, and how fast."""
+
     url: str
     ready: bool
     latency_ms: float | None
+    detail: str = ""  # why it is not ready ("loading", ...)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbedHealth(ServiceHealth):
     model: str = ""
     device: str = ""
     dimension: int | None = None
     queue_depth: float | None = None
+    # Counters from /metrics, totals since the server started (the UI turns them into rates).
     requests: float | None = None
-    error: str = ""
+    texts: float | None = None
+    errors: float | None = None  # 5xx answers
+    rejected: float | None = None  # 429 answers
 
 
-@dataclass(frozen=True)
-class GraphHealth:
-    uri: str
-    ok: bool
-    latency_ms: float | None
+@dataclass(frozen=True, kw_only=True)
+class Neo4jHealth(ServiceHealth):
     server: str = ""
     version: str = ""
     databases: tuple[str, ...] = ()
-    error: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Tunnel:
     name: str
     local_port: int
     remote_host: str
     remote_port: int
-    pid: int | None
     up: bool
-    started: float | None = None
-    checked: float | None = None
+    pid: int | None = None
+    started: float | None = None  # epoch
+    checked: float | None = None  # epoch
+    restarts: int = 0
     error: str = ""
 
 
@@ -179,22 +199,3 @@ class BenchPoint:
     batch_size: int
     texts_per_s: float
     seconds: float
-
-
-@dataclass(frozen=True)
-class Reading(Generic[T]):
-    """A source's last good value, when it was taken, and the last error since."""
-
-    value: T | None = None
-    taken: float | None = None  # monotonic
-    error: str = ""
-    error_at: float | None = None
-    history: tuple[float, ...] = field(default=())
-    note: str = ""  # why there is no value, when that is not an error (no running job yet)
-
-    def age(self, now: float | None = None) -> float | None:
-        return None if self.taken is None else (now or time.monotonic()) - self.taken
-
-    @property
-    def stale(self) -> bool:
-        return bool(self.error) and (self.taken is None or (self.error_at or 0) >= self.taken)

@@ -18,7 +18,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def sandbox() -> SandboxLayout:
     """The running sandbox. Under scripts/run-tests (CODEX_REQUIRE_SANDBOX=1) its absence fails."""
     layout = SandboxLayout.from_env()
-    missing = [n for n in ("munged", "slurmctld", "slurmd", "sshd", "bolt")
+    missing = [n for n in ("munged", "slurmctld", "slurmd", "sshd", "gateway", "mfa", "bolt")
                if running_pid(layout.pid_file(n)) is None]
     if missing or not layout.config_file.exists():
         message = f"sandbox not up ({', '.join(missing) or 'no config'}): run `codex-console sandbox up`"

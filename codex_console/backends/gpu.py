@@ -1,31 +1,45 @@
-"""GPU readings from the job's node: both nvidia-smi queries in one remote call."""
+"""GPU readings from the job's node: one nvidia-smi call for the check, a stream for the console.
+
+Every `srun --overlap` is a job step, and Slurm allows 40,000 per job (MaxStepCount): a step
+per poll would run out in about a day and a half. The console therefore runs ONE long-lived step
+that prints both queries every few seconds and reads its frames as they come; the step is
+started again only when it ends (the job moved, the connection dropped).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import shlex
+import time
 
-from ..models import GpuReport
+from ..models import GpuReport, Job
 from .nvidia_smi import QUERY_APPS, QUERY_GPU, NvidiaSmiError, check_exit, parse_apps, parse_gpus
 from .runner import RemoteError, Runner
 from .slurm import check_job_id
 
-SCRIPT = (f'{shlex.join(QUERY_GPU)} 2>&1; echo "@@gpu $?"; '
-          f'{shlex.join(QUERY_APPS)} 2>&1; echo "@@apps $?"')
+log = logging.getLogger(__name__)
+QUERIES = (f'{shlex.join(QUERY_GPU)} 2>&1; echo "@@gpu $?"; '
+           f'{shlex.join(QUERY_APPS)} 2>&1; echo "@@apps $?"')
 NODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-def gpu_argv(mode: str, node: str, job_id: str) -> list[str]:
-    """How the login node reaches nvidia-smi on `node`: srun into the job, ssh, or run here."""
+def loop_script(interval: float) -> str:
+    return f"while :; do {QUERIES}; sleep {max(0.2, interval):g}; done"
+
+
+def gpu_argv(mode: str, node: str, job_id: str, script: str = QUERIES, *, once: bool = True) -> list[str]:
+    """How the login node reaches nvidia-smi on `node`: a step in the job, or ssh (pam_slurm_adopt)."""
     if mode == "srun":
+        limit = ["--time=1"] if once else []
         return ["srun", f"--jobid={check_job_id(job_id)}", "--overlap", "--gres=none", "--quiet",
-                "--time=1", "sh", "-c", SCRIPT]
+                *limit, "sh", "-c", script]
     if mode == "ssh":
         if not NODE.match(node):
             raise RemoteError(f"not a node name: {node!r}")
-        return ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", node,
-                shlex.join(["sh", "-c", SCRIPT])]
-    return ["sh", "-c", SCRIPT]
+        return ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", node, shlex.join(["sh", "-c", script])]
+    return ["sh", "-c", script]
 
 
 def parse_report(node: str, output: str) -> GpuReport:
@@ -53,7 +67,69 @@ class GpuClient:
         self.mode = mode
 
     async def report(self, node: str, job_id: str, timeout: float = 15.0) -> GpuReport:
+        """One reading (one step): what the headless check uses."""
         res = await self.runner.poll(gpu_argv(self.mode, node, job_id), timeout=timeout)
         if "@@gpu" not in res.stdout:
             raise RemoteError(res.error_text())
         return parse_report(node, res.stdout)
+
+
+class GpuStream:
+    """The latest frame of one long-lived nvidia-smi loop on the job's node."""
+
+    def __init__(self, runner: Runner, mode: str = "srun", interval: float = 3.0) -> None:
+        self.runner, self.mode, self.interval = runner, mode, interval
+        self.starts = 0  # how many loops (steps) this stream has started
+        self.latest: GpuReport | None = None
+        self._latest_at = 0.0
+        self._error = ""
+        self._target: tuple[str, str] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._next_start = 0.0
+        self._failures = 0
+
+    async def reading(self, job: Job, wait: float = 10.0) -> GpuReport:
+        target = (job.job_id, job.node)
+        if target != self._target:
+            await self.stop()
+            self._target, self.latest, self._error, self._failures = target, None, "", 0
+        if (self._task is None or self._task.done()) and time.monotonic() >= self._next_start:
+            self._start(job)
+        deadline = time.monotonic() + wait
+        while self.latest is None and not self._error and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        age = time.monotonic() - self._latest_at
+        if self.latest is not None and age <= max(3 * self.interval, 10):
+            return self.latest
+        raise RemoteError(self._error or f"no GPU reading for {age:.0f}s")
+
+    def _start(self, job: Job) -> None:
+        argv = gpu_argv(self.mode, job.node, job.job_id, loop_script(self.interval), once=False)
+        self.starts += 1
+        self._task = asyncio.get_running_loop().create_task(self._read(job.node, argv), name="gpu-stream")
+
+    async def _read(self, node: str, argv: list[str]) -> None:
+        chunk: list[str] = []
+        try:
+            async for line in self.runner.stream(argv):
+                chunk.append(line)
+                if re.match(r"^@@apps \d+$", line.strip()):
+                    try:
+                        self.latest, self._latest_at, self._error = parse_report(node, "\n".join(chunk)), \
+                            time.monotonic(), ""
+                        self._failures = 0
+                    except NvidiaSmiError as exc:
+                        self._error = str(exc)
+                    chunk = []
+            self._error = "the nvidia-smi loop ended: " + (" ".join(chunk[-2:]) or "no output")
+        except RemoteError as exc:
+            self._error = str(exc)
+        self._failures += 1
+        self._next_start = time.monotonic() + min(60.0, 2.0 ** self._failures)
+        log.info("GPU stream ended (%s); next start in %.0fs", self._error, self._next_start - time.monotonic())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None

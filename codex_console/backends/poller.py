@@ -1,65 +1,97 @@
-"""Each source polls on its own interval; the next poll starts after the last one ends.
+"""A polled source: one reading kept fresh on its own schedule, one poll in flight at a time.
 
-A source keeps its last good value with the time it was taken and its last error, so one
-slow or dead source shows as stale without holding up the others. `refresh()` polls now.
+The next poll starts `interval` seconds after the last one ended, so a slow login node never
+piles up calls. A source keeps its last good value with the time it was taken and its last
+error, so one slow or dead source shows as stale without holding up the others. Sources that
+read another's value name it in `after`: they poll again as soon as it changes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Awaitable, Callable, Generic, TypeVar
+from typing import Awaitable, Callable, Generic, Sequence, TypeVar
 
-from ..models import Reading
+from ..readings import History, Reading
+from .runner import CommandTimeout, Unreachable
 
 T = TypeVar("T")
+Samples = tuple[dict[str, float], dict[str, float]]  # gauges, counters
+Listener = Callable[["Source"], None]
 
 
-class Waiting(RuntimeError):
+class Waiting(Exception):
     """Not an error: the reading cannot exist yet (no running job, no endpoints file)."""
 
-Listener = Callable[[str, Reading], None]
+
+def error_kind(exc: BaseException) -> str:
+    if isinstance(exc, Unreachable):
+        return "unreachable"
+    if isinstance(exc, (TimeoutError, CommandTimeout)):
+        return "timeout"
+    return "error"
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return "timed out"
+    return str(exc) or type(exc).__name__
 
 
 class Source(Generic[T]):
-    def __init__(self, name: str, fetch: Callable[[], Awaitable[T]], interval: float,
-                 timeout: float | None = None, sample: Callable[[T], float | None] | None = None,
-                 history: int = 120) -> None:
+    def __init__(self, name: str, fetch: Callable[[], Awaitable[T]], interval: float, *,
+                 timeout: float | None = None, sampler: Callable[[T], Samples] | None = None,
+                 after: Sequence[Source] = (), wallclock: Callable[[], float] = time.time) -> None:
         self.name = name
         self.fetch = fetch
         self.interval = interval
         self.timeout = timeout or max(5.0, interval * 2)
-        self.sample = sample
-        self.history_size = history
-        self.reading: Reading[T] = Reading()
+        self.sampler = sampler
+        self.after = tuple(after)
+        self.wallclock = wallclock
+        self.history = History()
+        self.reading: Reading[T] = Reading(history=self.history)
         self.polls = 0
         self.listeners: list[Listener] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        for dependency in self.after:
+            dependency.listeners.append(lambda _source: self.refresh())
 
     async def poll_once(self) -> Reading[T]:
         self.polls += 1
+        start = time.monotonic()
         try:
             async with asyncio.timeout(self.timeout):
                 value = await self.fetch()
         except asyncio.CancelledError:
             raise
         except Waiting as exc:
-            self.reading = Reading(None, time.monotonic(), "", None, self.reading.history, str(exc))
+            self.reading = Reading(None, time.monotonic(), note=str(exc), elapsed=time.monotonic() - start,
+                                   history=self.history)
         except Exception as exc:  # noqa: BLE001 - any failure is this source's error, shown as stale
-            message = "timed out" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
             r = self.reading
-            self.reading = Reading(r.value, r.taken, message, time.monotonic(), r.history)
+            self.reading = Reading(r.value, r.taken, describe(exc), error_kind(exc), time.monotonic(),
+                                   elapsed=time.monotonic() - start, history=self.history)
         else:
-            history = self.reading.history
-            if self.sample is not None:
-                point = self.sample(value)
-                if point is not None:
-                    history = (history + (point,))[-self.history_size:]
-            self.reading = Reading(value, time.monotonic(), "", None, history)
-        for listener in self.listeners:
-            listener(self.name, self.reading)
+            if self.sampler is not None:
+                gauges, counters = self.sampler(value)
+                self.history.add(self.wallclock(), gauges, counters)
+            self.reading = Reading(value, time.monotonic(), elapsed=time.monotonic() - start,
+                                   history=self.history)
+        self.publish()
         return self.reading
+
+    def fail(self, message: str, kind: str = "error", elapsed: float = 0.0) -> None:
+        """Record an error that happened outside a poll (a deadline around it ran out)."""
+        r = self.reading
+        self.reading = Reading(r.value, r.taken, message, kind, time.monotonic(), elapsed=elapsed,
+                               history=self.history)
+        self.publish()
+
+    def publish(self) -> None:
+        for listener in list(self.listeners):
+            listener(self)
 
     async def run(self) -> None:
         while True:
@@ -85,3 +117,25 @@ class Source(Generic[T]):
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
             self._task = None
+
+
+async def gather(sources: Sequence[Source], timeout: float) -> None:
+    """Poll every source once, each as soon as the sources it reads have answered, all under one
+    deadline. A source that did not finish in time gets a timeout error as its reading."""
+    tasks: dict[str, asyncio.Task[Reading]] = {}
+
+    async def poll(source: Source) -> Reading:
+        for dependency in source.after:
+            if dependency.name in tasks:
+                await asyncio.wait({tasks[dependency.name]})
+        return await source.poll_once()
+
+    for source in sources:  # in dependency order: a source's inputs come before it
+        tasks[source.name] = asyncio.create_task(poll(source), name=f"gather-{source.name}")
+    _, pending = await asyncio.wait(tasks.values(), timeout=timeout)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    for source in sources:
+        if tasks[source.name] in pending:
+            source.fail(f"timed out after {timeout:g}s", "timeout", timeout)

@@ -1,16 +1,17 @@
-"""Slurm over the runner: the service job's state, submit, cancel, requeue, logs, partitions."""
+"""Slurm over the runner: reading jobs, partitions and logs, and the argv of every Slurm action."""
 
 from __future__ import annotations
 
 import re
 
 from ..config import Config
-from ..models import CommandResult, Job, Partition
+from ..models import CommandResult, Job, JobState, Partition
 from .runner import RemoteError, Runner
 from .slurm_parse import (SINFO_FORMAT, SQUEUE_FORMAT, job_from_scontrol, parse_scontrol,
                           parse_sinfo, parse_squeue_json, parse_squeue_text)
 
 JOB_ID = re.compile(r"^\d+(_\d+)?$")
+SUBMIT_TOKEN = "codex-submit:"
 
 
 class SlurmError(RemoteError):
@@ -21,6 +22,17 @@ def check_job_id(job_id: str) -> str:
     if not JOB_ID.match(job_id):
         raise SlurmError(f"not a Slurm job id: {job_id!r}")
     return job_id
+
+
+def service_job(jobs: list[Job] | None) -> Job | None:
+    """The job that stands for the service: the oldest running one, else the newest waiting one.
+
+    The console, the check and every operation pick the job by this one rule."""
+    alive = [j for j in jobs or [] if j.state.alive]
+    if not alive:
+        return None
+    running = [j for j in alive if j.state is JobState.RUNNING]
+    return running[0] if running else alive[-1]
 
 
 class SlurmClient:
@@ -34,70 +46,75 @@ class SlurmClient:
     def job_name(self) -> str:
         return self.cfg.slurm.job_name
 
-    def _ok(self, res: CommandResult) -> CommandResult:
+    @staticmethod
+    def ok(res: CommandResult) -> CommandResult:
         if not res.ok:
             raise SlurmError(res.error_text())
         return res
 
     async def user(self) -> str:
         if self._user is None:
-            self._user = self._ok(await self.runner.poll(["id", "-un"])).stdout.strip()
+            self._user = self.ok(await self.runner.poll(["id", "-un"])).stdout.strip()
         return self._user
 
     # -- reading ----------------------------------------------------------------------------
     async def jobs(self) -> list[Job]:
         """This user's jobs named like the service job that are not finished, oldest first."""
         if self.use_json:
-            res = self._ok(await self.runner.poll(["squeue", "--json", "--me"]))
+            res = self.ok(await self.runner.poll(["squeue", "--json", "--me"]))
             user = await self.user()
-            jobs = [j for j in parse_squeue_json(res.stdout)
-                    if j.name == self.job_name and j.user == user and j.state.alive]
+            jobs = [j for j in parse_squeue_json(res.stdout) if j.name == self.job_name and j.user == user]
         else:
-            jobs = parse_squeue_text(self._ok(await self.runner.poll(self.squeue_argv())).stdout)
-        return sorted(jobs, key=lambda j: int(j.job_id.split("_")[0]))
+            jobs = parse_squeue_text(self.ok(await self.runner.poll(self.squeue_argv())).stdout)
+        return sorted((j for j in jobs if j.state.alive), key=lambda j: int(j.job_id.split("_")[0]))
 
     def squeue_argv(self) -> list[str]:
-        return ["squeue", "--me", "--noheader", f"--name={self.job_name}", f"--format={SQUEUE_FORMAT}"]
+        # --states=all: the default filter hides states that are not finished (SPECIAL_EXIT,
+        # REQUEUE_HOLD...); `alive` decides instead.
+        return ["squeue", "--me", "--noheader", "--states=all", f"--name={self.job_name}",
+                f"--Format={SQUEUE_FORMAT}"]
 
     async def detail(self, job_id: str) -> dict[str, str]:
         res = await self.runner.poll(["scontrol", "show", "job", "--oneliner", check_job_id(job_id)])
-        return parse_scontrol(self._ok(res).stdout)
+        return parse_scontrol(self.ok(res).stdout)
 
     async def job(self, job_id: str) -> Job:
         return job_from_scontrol(await self.detail(job_id))
 
     async def partitions(self) -> list[Partition]:
         res = await self.runner.poll(["sinfo", "--noheader", "--Node", f"--Format={SINFO_FORMAT}"])
-        return parse_sinfo(self._ok(res).stdout)
+        return parse_sinfo(self.ok(res).stdout)
 
     async def log_path(self, job_id: str) -> str:
-        return (await self.detail(job_id)).get("StdOut", "")
-
-    async def log_tail(self, job_id: str, lines: int = 200) -> str:
-        path = await self.log_path(job_id)
+        path = (await self.detail(job_id)).get("StdOut", "")
         if not path or path == "/dev/null":
             raise SlurmError(f"job {job_id} has no log file")
-        res = await self.runner.poll(["tail", "-n", str(int(lines)), path])
-        return self._ok(res).stdout
+        return path
 
-    # -- acting -----------------------------------------------------------------------------
-    async def submit(self, script: str, extra_args: list[str] | None = None) -> str:
-        """sbatch the script through stdin; returns the job id."""
-        res = self._ok(await self.runner.run(["sbatch", "--parsable", *(extra_args or [])], input=script))
-        job_id = res.stdout.strip().split(";")[0]
-        return check_job_id(job_id)
-
-    async def cancel(self, job_id: str) -> None:
-        self._ok(await self.runner.run(self.cancel_argv(job_id)))
-
-    async def requeue(self, job_id: str) -> None:
-        self._ok(await self.runner.run(self.requeue_argv(job_id)))
-
-    # The commands the confirmations show are the ones these run.
+    # -- the argv of each action (the confirmations show these, the operations run them) ------
     @staticmethod
-    def cancel_argv(job_id: str) -> list[str]:
-        return ["scancel", check_job_id(job_id)]
+    def submit_argv(token: str) -> list[str]:
+        """sbatch reading the script from stdin; the token finds the job after a lost answer."""
+        return ["sbatch", "--parsable", f"--comment={SUBMIT_TOKEN}{token}"]
+
+    @staticmethod
+    def cancel_argv(job_ids: list[str]) -> list[str]:
+        return ["scancel", *(check_job_id(j) for j in job_ids)]
 
     @staticmethod
     def requeue_argv(job_id: str) -> list[str]:
         return ["scontrol", "requeue", check_job_id(job_id)]
+
+    @staticmethod
+    def signal_argv(job_id: str, signal: str) -> list[str]:
+        """A signal to the job's batch shell only (its supervisor), not to its services."""
+        if not re.fullmatch(r"[A-Z0-9]+", signal):
+            raise SlurmError(f"not a signal name: {signal!r}")
+        return ["scancel", f"--signal={signal}", "--batch", check_job_id(job_id)]
+
+    async def job_with_token(self, token: str) -> Job | None:
+        """The job a submission with this token created, if Slurm accepted it."""
+        for job in await self.jobs():
+            if job.comment == SUBMIT_TOKEN + token:
+                return job
+        return None

@@ -9,22 +9,34 @@ from typing import Any
 
 from ..models import Job, JobState, Partition
 
-# Explicit fields and delimiter: a user's SQUEUE_FORMAT cannot change what we read.
-SQUEUE_FIELDS = ("%i", "%j", "%u", "%T", "%P", "%N", "%r", "%M", "%l", "%b", "%V")
-SQUEUE_FORMAT = "|".join(SQUEUE_FIELDS)
+# Explicit fields and delimiter (`-O name:|`): a user's SQUEUE_FORMAT cannot change what we read,
+# and no value is cut to a column width. The comment comes last: it is free text.
+SQUEUE_FIELDS = ("JobID", "Name", "UserName", "StateCompact", "Partition", "NodeList", "Reason",
+                 "TimeUsed", "TimeLimit", "TimeLeft", "tres-per-node", "tres-per-job", "SubmitTime",
+                 "RestartCnt", "Comment")
+SQUEUE_FORMAT = ",".join(f"{f}:|" for f in SQUEUE_FIELDS)
 SINFO_FORMAT = "PartitionName:|,Available:|,StateLong:|,Gres:|,GresUsed:|,NodeList:"
 
 
+def _text(value: str) -> str:
+    return "" if value in ("N/A", "(null)", "None") else value
+
+
 def parse_squeue_text(text: str) -> list[Job]:
+    """`squeue -h -O <SQUEUE_FORMAT>` output."""
     jobs = []
     for line in text.splitlines():
         parts = line.strip().split("|")
-        if len(parts) < len(SQUEUE_FIELDS) or not parts[0] or parts[0] == "JOBID":
+        if len(parts) < len(SQUEUE_FIELDS) or not parts[0].strip() or not parts[0][0].isdigit():
             continue
-        job_id, name, user, state, partition, node, reason, elapsed, limit, tres, submit = parts[:11]
+        (job_id, name, user, state, partition, node, reason, elapsed, limit, left, per_node,
+         per_job, submit, restarts) = parts[:14]
+        comment = "|".join(parts[14:]).removesuffix("|")
         jobs.append(Job(job_id=job_id, name=name, state=JobState.parse(state), user=user,
-                        partition=partition, node=node, reason="" if reason == "None" else reason,
-                        elapsed=elapsed, time_limit=limit, gpus=_gpus(tres), submit_time=submit))
+                        partition=partition, node=_text(node), reason=_text(reason),
+                        elapsed=elapsed, time_limit=limit, time_left=_text(left),
+                        gpus=_gpus(per_node), gpus_per_job=_gpus(per_job), submit_time=submit,
+                        restarts=int(restarts) if restarts.isdigit() else 0, comment=_text(comment)))
     return jobs
 
 
@@ -68,6 +80,17 @@ def _nodes(job: dict[str, Any]) -> str:
     return ""
 
 
+def _gres_detail(job: dict[str, Any]) -> str:
+    """23.11+: the GPUs a running job holds, `["gpu:p100:2(IDX:0-1)"]`, when no TRES says."""
+    detail = job.get("gres_detail")
+    if isinstance(detail, list):
+        for item in detail:
+            m = re.match(r"gpu(?::([^:(]+))?:(\d+)", str(item))
+            if m:
+                return f"{m.group(1)}:{m.group(2)}" if m.group(1) else m.group(2)
+    return ""
+
+
 def _minutes(limit: int | None) -> str:
     if limit is None:
         return ""
@@ -106,14 +129,19 @@ def parse_squeue_json(text: str, now: float | None = None) -> list[Job]:
         if state in (JobState.RUNNING, JobState.COMPLETING) and start:
             elapsed = _elapsed(int(now - start))
         reason = str(raw.get("state_reason") or "")
-        tres = raw.get("tres_per_node") or raw.get("tres_req_str") or ""
+        limit = _number(raw.get("time_limit"))
+        left = ""
+        if limit is not None and limit >= 0 and state is JobState.RUNNING and start:
+            left = _elapsed(int(limit * 60 - (now - start)))
         jobs.append(Job(
             job_id=str(raw.get("job_id", "")), name=str(raw.get("name", "")), state=state,
             user=str(raw.get("user_name", "")), partition=str(raw.get("partition", "")),
             node=_nodes(raw), reason="" if reason == "None" else reason, elapsed=elapsed,
-            time_limit=_minutes(_number(raw.get("time_limit"))), gpus=_gpus(str(tres)),
+            time_limit=_minutes(limit), time_left=left,
+            gpus=_gpus(str(raw.get("tres_per_node") or "")) or _gres_detail(raw),
+            gpus_per_job=_gpus(str(raw.get("tres_per_job") or "")),
             submit_time=_iso(_number(raw.get("submit_time"))),
-            restarts=_number(raw.get("restart_cnt")) or 0))
+            restarts=_number(raw.get("restart_cnt")) or 0, comment=str(raw.get("comment") or "")))
     return jobs
 
 
@@ -135,8 +163,9 @@ def job_from_scontrol(fields: dict[str, str]) -> Job:
                node="" if fields.get("NodeList") in (None, "(null)") else fields["NodeList"],
                reason="" if fields.get("Reason") == "None" else fields.get("Reason", ""),
                elapsed=fields.get("RunTime", ""), time_limit=fields.get("TimeLimit", ""),
-               gpus=_gpus(fields.get("TresPerNode", "")), submit_time=fields.get("SubmitTime", ""),
-               restarts=int(fields.get("Restarts", "0") or 0))
+               gpus=_gpus(fields.get("TresPerNode", "")),
+               gpus_per_job=_gpus(fields.get("TresPerJob", "")), submit_time=fields.get("SubmitTime", ""),
+               restarts=int(fields.get("Restarts", "0") or 0), comment=_text(fields.get("Comment", "")))
 
 
 def _gpu_count(gres: str) -> int:

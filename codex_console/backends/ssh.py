@@ -1,9 +1,9 @@
-"""One reused asyncssh connection to the login node.
+"""The asyncssh transport: one reused connection to the login node, set up as ~/.ssh/config says.
 
-Actions get their own exec channel on it; polls go through one persistent remote shell
-(about 20 ms a command instead of 120 ms for a new channel), which is killed and restarted
-when a command overruns its deadline. A dropped connection is re-opened with capped backoff.
-Compute-node ports are reached through the same connection (`forward`).
+Polls go through one persistent remote shell on it (about 20 ms a command instead of 120 ms for
+a new channel); actions get their own exec channel and are never repeated after a lost
+connection; compute-node ports are forwarded over the same connection. A dropped connection is
+re-opened with capped backoff; a broken shell is replaced without touching the connection.
 """
 
 from __future__ import annotations
@@ -12,75 +12,78 @@ import asyncio
 import logging
 import shlex
 import time
-import uuid
-from pathlib import Path
-from typing import Sequence
+from typing import AsyncIterator, Sequence
 
 import asyncssh
 
 from ..config import LoginConfig
 from ..models import CommandResult
+from .login_auth import Prompter, auth_client_factory, describe_failure
 from .runner import CommandTimeout, RemoteError, Unreachable
+from .shell import PersistentShell, ShellSession
+from .sshconfig import SshTarget, config_file_args, override_args, resolve
 
 log = logging.getLogger(__name__)
-_RETRYABLE = (asyncssh.ConnectionLost, asyncssh.DisconnectError, asyncssh.ChannelOpenError,
-              BrokenPipeError, ConnectionError, OSError)
+_LOST = (asyncssh.ConnectionLost, asyncssh.DisconnectError, asyncssh.ChannelOpenError,
+         BrokenPipeError, ConnectionError, OSError)
 
 
 class HostKeyMismatch(Unreachable):
     pass
 
 
-class PersistentShell:
-    """A remote `sh` that runs one command at a time, delimited by a random marker."""
+class ActionInDoubt(RemoteError):
+    """The connection broke while an action ran: it may or may not have taken effect."""
 
-    def __init__(self, process: asyncssh.SSHClientProcess) -> None:
-        self.process = process
-        self.token = uuid.uuid4().hex
 
-    async def run(self, argv: Sequence[str]) -> tuple[int, str, str]:
-        cmd = shlex.join(argv)
-        tok = self.token
-        self.process.stdin.write(
-            f"{cmd} </dev/null; __rc=$?; printf '\\n{tok} %d\\n' $__rc; printf '\\n{tok}\\n' >&2\n")
-        out = await self.process.stdout.readuntil(f"\n{tok} ")
-        rc_line = await self.process.stdout.readline()
-        err = await self.process.stderr.readuntil(f"\n{tok}\n")
-        return int(rc_line.strip()), out[: -len(tok) - 2], err[: -len(tok) - 2]
-
-    def close(self) -> None:
-        self.process.close()
+def _hop_destination(hop: str) -> str:
+    """ProxyJump hops are `[user@]host[:port]`; `ssh -G` reads the port from a URI."""
+    return f"ssh://{hop}" if ":" in hop.rpartition("@")[2] else hop
 
 
 class SshRunner:
-    def __init__(self, login: LoginConfig, *, max_backoff: float = 30.0) -> None:
+    def __init__(self, login: LoginConfig, *, max_backoff: float = 30.0,
+                 prompter: Prompter | None = None) -> None:
         self.login = login
         self.max_backoff = max_backoff
+        self.prompter = prompter  # answers keyboard-interactive questions; None: never ask
         self.connections_opened = 0
+        self.target: SshTarget | None = None
         self._conn: asyncssh.SSHClientConnection | None = None
+        self._hops: list[asyncssh.SSHClientConnection] = []
         self._connect_lock = asyncio.Lock()
-        self._shell: PersistentShell | None = None
-        self._shell_lock = asyncio.Lock()
+        self.shells = ShellSession(self._open_shell, lambda argv: self.run(argv, timeout=5),
+                                   self._lost, self._where)
         self._forwards: dict[tuple[str, int], asyncssh.SSHListener] = {}
         self._failures = 0
         self._next_attempt = 0.0
 
     # -- connection -------------------------------------------------------------------------
-    def _options(self) -> dict[str, object]:
-        login = self.login
+    def _options(self, target: SshTarget) -> dict[str, object]:
+        keys = [p for p in target.identity_files if _readable(p)]
         opts: dict[str, object] = {
-            "port": login.port, "connect_timeout": login.connect_timeout,
-            "keepalive_interval": login.keepalive, "keepalive_count_max": 3,
+            "port": target.port, "username": target.user, "known_hosts": list(target.known_hosts),
+            "connect_timeout": self.login.connect_timeout, "config": [],
+            "keepalive_interval": self.login.keepalive, "keepalive_count_max": 3,
+            "client_factory": auth_client_factory(self.prompter),
         }
-        known = Path(login.known_hosts).expanduser()
-        opts["known_hosts"] = str(known) if known.exists() else ()
-        if login.user:
-            opts["username"] = login.user
-        if login.identity:
-            opts["client_keys"] = [str(Path(login.identity).expanduser())]
-        ssh_config = Path("~/.ssh/config").expanduser()
-        opts["config"] = [str(ssh_config)] if login.ssh_config and ssh_config.exists() else []
+        if keys or target.identities_only:
+            opts["client_keys"] = keys
+        if target.identities_only:
+            opts["agent_path"] = None
+        if target.proxy_command:
+            opts["proxy_command"] = target.proxy_command
         return opts
+
+    async def _open(self) -> asyncssh.SSHClientConnection:
+        target = await asyncio.to_thread(resolve, self.login.host, override_args(self.login))
+        self.target = target
+        tunnel: asyncssh.SSHClientConnection | None = None
+        for hop in target.proxy_jump:  # hops are read from the same ssh config file
+            hop_target = await asyncio.to_thread(resolve, _hop_destination(hop), config_file_args(self.login))
+            tunnel = await asyncssh.connect(hop_target.hostname, tunnel=tunnel, **self._options(hop_target))
+            self._hops.append(tunnel)
+        return await asyncssh.connect(target.hostname, tunnel=tunnel, **self._options(target))
 
     async def connection(self) -> asyncssh.SSHClientConnection:
         async with self._connect_lock:
@@ -89,95 +92,114 @@ class SshRunner:
             wait = self._next_attempt - time.monotonic()
             if wait > 0:
                 raise Unreachable(f"login node {self.login.host} unreachable; retrying in {wait:.0f}s")
+            self._close_hops()
             try:
-                conn = await asyncio.wait_for(asyncssh.connect(self.login.host, **self._options()),
-                                              self.login.connect_timeout + 1)
+                conn = await asyncio.wait_for(self._open(), self.login.connect_timeout * 2 + 5)
+            except Unreachable:
+                self._backoff()
+                raise
             except asyncssh.HostKeyNotVerifiable as exc:
                 self._backoff()
+                files = ", ".join(self.target.known_hosts) if self.target else "known_hosts"
                 raise HostKeyMismatch(
-                    f"host key of {self.login.host}:{self.login.port} is not trusted by "
-                    f"{self.login.known_hosts}: {exc.reason}. Check it, then update known_hosts.") from None
-            except (asyncio.TimeoutError, *_RETRYABLE, asyncssh.Error) as exc:
+                    f"host key of {self.login.host} is not trusted by {files}: {exc.reason}. "
+                    "Check it, then update known_hosts.") from None
+            except (asyncio.TimeoutError, *_LOST, asyncssh.Error) as exc:
                 self._backoff()
-                raise Unreachable(f"cannot reach login node {self.login.host}:{self.login.port}: "
-                                  f"{exc or type(exc).__name__}") from None
-            self._conn, self._failures, self._shell = conn, 0, None
+                raise Unreachable(f"cannot reach login node {self._where()}: "
+                                  f"{describe_failure(exc, self.prompter)}") from None
+            self._conn, self._failures = conn, 0
+            self.shells.discard(kill=False)
             self._forwards.clear()
             self.connections_opened += 1
-            log.info("connected to %s:%s", self.login.host, self.login.port)
+            log.info("connected to %s", self._where())
             return conn
 
+    def _where(self) -> str:
+        return self.target.label if self.target else self.login.host
+
     def _backoff(self) -> None:
+        self._close_hops()
         self._failures += 1
-        delay = min(self.max_backoff, 0.5 * 2 ** (self._failures - 1))
-        self._next_attempt = time.monotonic() + delay
+        self._next_attempt = time.monotonic() + min(self.max_backoff, 0.5 * 2 ** (self._failures - 1))
+
+    def _close_hops(self) -> None:
+        for hop in self._hops:
+            hop.close()
+        self._hops.clear()
 
     def _drop(self) -> None:
         if self._conn is not None:
             self._conn.close()
-        self._conn, self._shell = None, None
+        self._close_hops()
+        self._conn = None
+        self.shells.discard(kill=False)
         self._forwards.clear()
+
+    def _lost(self) -> None:
+        """A channel failed: drop the connection only if it is the connection that is gone."""
+        if self._conn is None or self._conn.is_closed():
+            self._drop()
 
     @property
     def connected(self) -> bool:
         return self._conn is not None and not self._conn.is_closed()
 
-    # -- commands ---------------------------------------------------------------------------
+    # -- actions: their own channel, never repeated -------------------------------------------
     async def run(self, argv: Sequence[str], *, input: str | None = None,
                   timeout: float | None = None) -> CommandResult:
-        """Run on its own exec channel (actions, input on stdin). Retried once after a reconnect."""
         timeout = timeout or self.login.command_timeout
         start = time.monotonic()
-        for attempt in (0, 1):
-            conn = await self.connection()
-            try:
-                res = await conn.run(shlex.join(argv), input=input, timeout=timeout, check=False)
-            except asyncssh.TimeoutError:
-                raise CommandTimeout(f"{argv[0]} did not finish within {timeout:.0f}s") from None
-            except _RETRYABLE:
-                self._drop()
-                if attempt:
-                    raise RemoteError(f"connection to {self.login.host} lost during {argv[0]}") from None
-                continue
-            return CommandResult(tuple(argv), res.exit_status if res.exit_status is not None else 255,
-                                 str(res.stdout or ""), str(res.stderr or ""), time.monotonic() - start)
-        raise AssertionError("unreachable")
-
-    async def poll(self, argv: Sequence[str], *, timeout: float | None = None) -> CommandResult:
-        """Run through the persistent shell; a hung command kills the shell, not the connection."""
-        timeout = timeout or self.login.command_timeout
-        start = time.monotonic()
-        try:
-            async with asyncio.timeout(timeout):
-                async with self._shell_lock:
-                    for attempt in (0, 1):
-                        shell = await self._get_shell()
-                        try:
-                            rc, out, err = await shell.run(argv)
-                        except (*_RETRYABLE, asyncio.IncompleteReadError):
-                            self._drop()
-                            if attempt:
-                                raise RemoteError(f"connection to {self.login.host} lost") from None
-                            continue
-                        return CommandResult(tuple(argv), rc, out, err, time.monotonic() - start)
-        except TimeoutError:
-            if self._shell is not None:
-                self._shell.close()
-                self._shell = None
-            raise CommandTimeout(f"{argv[0]} did not finish within {timeout:.0f}s") from None
-        raise AssertionError("unreachable")
-
-    async def _get_shell(self) -> PersistentShell:
-        if self._shell is not None and not self._shell.process.is_closing():
-            return self._shell
         conn = await self.connection()
-        process = await conn.create_process("exec sh", encoding="utf-8")
-        shell = PersistentShell(process)
-        await shell.run(["true"])  # swallow anything a login banner printed
-        self._shell = shell
+        try:
+            res = await conn.run(shlex.join(argv), input=input, timeout=timeout, check=False)
+        except asyncssh.TimeoutError:
+            raise CommandTimeout(f"{argv[0]} did not finish within {timeout:.0f}s") from None
+        except _LOST:
+            self._lost()
+            raise ActionInDoubt(f"connection to {self.login.host} lost during {argv[0]}; "
+                                "it may or may not have run") from None
+        code = res.exit_status if res.exit_status is not None else 255
+        return CommandResult(tuple(argv), code, _text(res.stdout), _text(res.stderr), time.monotonic() - start)
+
+    # -- readings: the persistent shell --------------------------------------------------------
+    async def poll(self, argv: Sequence[str], *, timeout: float | None = None) -> CommandResult:
+        return await self.shells.poll(argv, timeout or self.login.command_timeout)
+
+    async def _open_shell(self) -> PersistentShell:
+        conn = await self.connection()
+        try:
+            process = await conn.create_process("exec sh", encoding=None)
+        except _LOST as exc:
+            self._lost()
+            raise Unreachable(f"cannot open a shell on {self._where()}: {exc}") from None
+        shell = PersistentShell(process.stdin, process.stdout, process.stderr, closer=process)
+        try:
+            async with asyncio.timeout(self.login.command_timeout):
+                await shell.start()
+        except BaseException:
+            shell.close()
+            raise
         return shell
 
-    # -- forwards ---------------------------------------------------------------------------
+    # -- streams and forwards -----------------------------------------------------------------
+    async def stream(self, argv: Sequence[str]) -> AsyncIterator[str]:
+        """Lines of a long-running command. It runs on a pty, so when this side stops reading
+        (or the connection dies) sshd hangs it up and it ends on the login node too."""
+        conn = await self.connection()
+        try:
+            process = await conn.create_process(shlex.join(argv), term_type="dumb", encoding=None)
+        except _LOST as exc:
+            self._lost()
+            raise RemoteError(f"cannot start {argv[0]}: {exc}") from None
+        try:
+            async for line in process.stdout:
+                yield line.decode(errors="replace").rstrip("\r\n")
+        except _LOST:
+            self._lost()
+        finally:
+            process.close()
+
     async def forward(self, host: str, port: int) -> tuple[str, int]:
         """A local port that reaches host:port through the login node, on this connection."""
         key = (host, port)
@@ -189,12 +211,24 @@ class SshRunner:
         return "127.0.0.1", listener.get_port()
 
     async def close(self) -> None:
-        if self._shell is not None:
-            self._shell.close()
+        await self.shells.close()
         for listener in self._forwards.values():
             listener.close()
-        if self._conn is not None:
-            self._conn.close()
-            await self._conn.wait_closed()
-        self._conn, self._shell = None, None
-        self._forwards.clear()
+        conn = self._conn
+        self._drop()
+        if conn is not None:
+            await conn.wait_closed()
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return str(value or "")
+
+
+def _readable(path: str) -> bool:
+    try:
+        with open(path, "rb"):
+            return True
+    except OSError:
+        return False

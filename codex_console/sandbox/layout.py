@@ -13,7 +13,9 @@ DEFAULT_ROOT = Path("/var/lib/codex-sandbox")
 @dataclass(frozen=True)
 class SandboxLayout:
     root: Path
-    ssh_port: int = 2222
+    ssh_port: int = 2222  # the login node
+    gateway_port: int = 2223  # a jump host in front of it (ProxyJump)
+    mfa_port: int = 2224  # a login that asks keyboard-interactive questions (PAM)
     bolt_port: int = 17688
     node: str = socket.gethostname().split(".")[0]
 
@@ -52,6 +54,10 @@ class SandboxLayout:
     @property
     def known_hosts(self) -> Path:
         return self.ssh / "known_hosts"
+
+    @property
+    def mfa_password(self) -> Path:
+        return self.ssh / "mfa-password"
 
     @property
     def config_file(self) -> Path:

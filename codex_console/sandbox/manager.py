@@ -17,8 +17,9 @@ from .processes import running_pid
 
 APT_PACKAGES = {"slurmctld": "slurmctld", "slurmd": "slurmd", "sbatch": "slurm-client",
                 "munged": "munge", "sshd": "openssh-server", "ssh": "openssh-client"}
-# Stopped in this order: sshd first (it carries the console), munged last (Slurm needs it).
-COMPONENTS = ("sshd", "bolt", "slurmd", "slurmctld", "munged")
+# Stopped in this order: the sshds first (they carry the console), munged last (Slurm needs it).
+COMPONENTS = ("sshd", "gateway", "mfa", "bolt", "slurmd", "slurmctld", "munged")
+NODE2 = "codex-sandbox-node2"  # a second node name (127.0.0.2) for tests where the job moves
 STANDIN_LINK = Path("/usr/local/bin/nvidia-smi")
 
 
@@ -82,9 +83,20 @@ forwards = ["embed", "bolt"]  # FalkorDB has no HTTP port
 """)
 
 
+def add_second_node_name() -> None:
+    hosts = Path("/etc/hosts")
+    try:
+        if NODE2 not in hosts.read_text():
+            with hosts.open("a") as fh:
+                fh.write(f"127.0.0.2 {NODE2}  # codex-console sandbox\n")
+    except OSError as exc:
+        print(f"sandbox: cannot add {NODE2} to /etc/hosts ({exc}); tests that move the job will fail")
+
+
 def up(layout: SandboxLayout) -> int:
     ensure_packages()
     layout.make_dirs()
+    add_second_node_name()
     slurm.write_files(layout)
     sshd.write_files(layout)
     install_standin(layout)

@@ -40,3 +40,17 @@ def age(seconds: float | None) -> str:
 
 def mib(value: float | None) -> str:
     return NA if value is None else f"{value / 1024:.1f}G"
+
+
+def clip(text: str, width: int) -> str:
+    """`text` in at most `width` cells, cut at a word boundary with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    cut = text[: width - 1]
+    space = cut.rfind(" ")
+    if space >= width // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + "…"

@@ -17,7 +17,7 @@ import pytest
 from codex_console import config
 from codex_console.backends.cluster import Cluster
 
-from .conftest import service_config, wait_endpoints
+from ..helpers import service_config, submit, wait_endpoints
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +30,9 @@ def services(sandbox, tmp_path_factory):
     async def up():
         cluster = Cluster(cfg)
         try:
-            sub = await cluster.submit()
-            await wait_endpoints(cfg, sub.job_id)
-            return sub.job_id
+            job_id = await submit(cluster)
+            await wait_endpoints(cfg, job_id)
+            return job_id
         finally:
             await cluster.close()
 
@@ -59,7 +59,7 @@ def test_all_up_is_ok_with_perfdata(services):
     assert out.returncode == 0, out.stdout + out.stderr
     head = out.stdout.splitlines()[0]
     assert head.startswith(f"CODEX OK - job {job_id} R on ")
-    assert "'embed_latency'=" in head and "ms;500;3000;0" in head and "'bolt_latency'=" in head
+    assert "'embed_latency'=" in head and "ms;500;3000;0" in head and "'neo4j_latency'=" in head
     assert len(out.stdout.splitlines()) == 1
 
 
@@ -67,7 +67,7 @@ def test_json_validates_against_the_documented_schema(services):
     path, job_id = services
     out, _ = check(path, "--json")
     data = json.loads(out.stdout)
-    schema = json.loads(resources.files("codex_console").joinpath("check_schema.json").read_text())
+    schema = json.loads(resources.files("codex_console.check").joinpath("schema.json").read_text())
     jsonschema.validate(data, schema)
     assert data["exit_code"] == out.returncode == 0 and data["job"]["job_id"] == job_id
     # Concurrent probes: the whole check is shorter than its probes one after another.
@@ -88,9 +88,11 @@ def test_embed_stopped_is_critical(services):
 
 def test_latency_over_the_warning_threshold_is_warning(services):
     path, _ = services
-    out, _ = check(path, "--set", "thresholds.embed_latency_warn_ms=0.01")
+    out, _ = check(path, "--embed-warn", "0.01")
     assert out.returncode == 1, out.stdout
     assert out.stdout.startswith("CODEX WARNING - embed embed ready")
+    inside = check(path, "--embed-warn", "@0:100000", "--embed-crit", "~:100000")[0]  # alert inside
+    assert inside.returncode == 1, inside.stdout
 
 
 def test_unreachable_login_node_is_unknown_within_the_timeout(services):
@@ -110,19 +112,47 @@ def test_a_hung_probe_is_unknown_and_the_check_ends_at_its_timeout(services):
     server.bind(("127.0.0.1", 0))
     server.listen()
     held: list[socket.socket] = []
-    threading.Thread(target=lambda: [held.append(server.accept()[0]) for _ in range(8)], daemon=True).start()
+    threading.Thread(target=lambda: [held.append(server.accept()[0]) for _ in range(16)], daemon=True).start()
+    silent = {"NEO4J_URI": f"bolt://127.0.0.1:{server.getsockname()[1]}"}
     try:
-        out, took = check(path, "--timeout", "2", "--json",
-                          env={"NEO4J_URI": f"bolt://127.0.0.1:{server.getsockname()[1]}"})
+        out, took = check(path, "--timeout", "2", "--json", env=silent)
+        critical, _ = check(path, "-t", "2:critical", env=silent)  # the state a timeout means
     finally:
         server.close()
     data = json.loads(out.stdout)
     assert out.returncode == 3 and data["state"] == "UNKNOWN"
     assert [p["summary"] for p in data["probes"] if p["name"] == "neo4j"] == ["timed out after 2s"]
     assert data["elapsed_s"] < 2 + 1
+    assert critical.returncode == 2 and "neo4j: CRITICAL - timed out after 2s" in critical.stdout
 
 
 def test_quiet_prints_nothing_when_ok(services):
     path, _ = services
     out, _ = check(path, "--quiet")
     assert out.returncode == 0 and out.stdout == ""
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--bogus"], "usage: unrecognized arguments: --bogus"),
+    (["--embed-warn", "fast"], "config: command line: thresholds.embed_latency_warn = 'fast'"),
+    (["-t", "nan"], "not a finite number"), (["-t", "5:SOMETIMES"], "timeout_state"),
+    (["--set", "poll.gpu=0"], "poll.gpu = 0.0: out of range"),
+])
+def test_bad_flags_and_config_are_one_unknown_line(services, args, words):
+    path, _ = services
+    out, _ = check(path, *args)
+    assert out.returncode == 3 and out.stderr == "", out
+    assert out.stdout.startswith("CODEX UNKNOWN - ") and words in out.stdout and out.stdout.count("\n") == 1
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_are_unknown_on_stdout(services, flag):
+    path, _ = services
+    out, _ = check(path, flag)
+    assert out.returncode == 3 and out.stdout and out.stderr == ""
+
+
+def test_a_missing_config_file_is_unknown(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "codex_console.cli", "--config", str(tmp_path / "none.toml"),
+                          "--check"], capture_output=True, text=True)
+    assert out.returncode == 3 and out.stdout.startswith("CODEX UNKNOWN - config: config file")

@@ -1,21 +1,27 @@
-"""All sources polling together share one SSH connection and never overlap themselves."""
+"""Polling as the dashboard does it (a ConsoleSession delivering readings): one connection, one
+poll in flight per source however slow it is, every source delivered."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 from codex_console.backends.cluster import Cluster
+from codex_console.session import ConsoleSession
 
 
-async def test_polling_everything_uses_one_connection(sandbox_config):
+async def test_polling_everything_uses_one_connection_and_never_overlaps(sandbox_config):
     cfg = sandbox_config
-    for name in ("slurm", "gpu", "embed", "graph", "tunnels"):
+    for name in ("slurm", "gpu", "embed", "neo4j", "tunnels"):
         setattr(cfg.poll, name, 0.2)
-    cluster = Cluster(cfg)
+    cluster = Cluster(cfg, stream_gpu=True)
+    session = ConsoleSession(cluster)
+    delivered: Counter[str] = Counter()
+    session.subscribe(lambda name, reading: delivered.update([name]))
     in_flight = {"max": 0, "now": 0}
-    real = cluster.slurm.jobs
+    real = cluster.sources.jobs.fetch
 
-    async def counted():
+    async def slow():
         in_flight["now"] += 1
         in_flight["max"] = max(in_flight["max"], in_flight["now"])
         try:
@@ -24,13 +30,12 @@ async def test_polling_everything_uses_one_connection(sandbox_config):
         finally:
             in_flight["now"] -= 1
 
-    cluster.jobs.fetch = counted
-    cluster.start()
+    cluster.sources.jobs.fetch = slow
+    session.start()
     try:
         await asyncio.sleep(4)
-        polls = {s.name: s.polls for s in cluster.sources}
-        assert all(n >= 3 for n in polls.values()), polls
+        assert set(delivered) == set(session.source_names()) and min(delivered.values()) >= 3, delivered
         assert in_flight["max"] == 1
         assert cluster.runner.connections_opened == 1
     finally:
-        await cluster.close()
+        await session.close()

@@ -1,23 +1,25 @@
-"""The real services job on the sandbox Slurm: deploy, discovery, singleton, requeue, supervision."""
+"""The real services job on the sandbox Slurm: deploy, discovery, singleton, requeue, restarts."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import stat
 import subprocess
-import time
+import sys
 from pathlib import Path
 
 import httpx
 
+from codex_console import deploy
 from codex_console.backends.cluster import Cluster
-from codex_console.backends.graph import GraphProbe
+from codex_console.backends.neo4j import Neo4jProbe
 from codex_console.backends.runner import LocalRunner
-from codex_console.check import Checker
 from codex_console.models import JobState
 
-from .conftest import read_endpoints, service_config, wait_endpoints, wait_for
+from ..helpers import (embed_pids, job_state, read_endpoints, service_config, start_now, submit, wait_endpoints,
+                       wait_for, write_config)
 
 
 def ready(url: str) -> bool:
@@ -27,86 +29,46 @@ def ready(url: str) -> bool:
         return False
 
 
-def embed_pids(port: int) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if any(b"codex-embed-server" in c for c in cmd) and str(port).encode() in cmd and b"--port" in cmd:
-                pids.append(int(entry))
-    return pids
-
-
-async def start_now(cluster: Cluster, job_id: str) -> None:
-    """A requeued job waits ~2 min (EligibleTime = requeue + 121 s); tests skip the wait, but
-    only once the old run has settled: pending on its BeginTime for a few seconds with no
-    process left. A new run started while the old one's end is still in flight gets marked
-    FAILED by it; that race is what Slurm's own delay avoids."""
-    settled_since: list[float] = []
-
-    async def started() -> bool:
-        jobs = {j.job_id: j for j in await cluster.slurm.jobs()}
-        job = jobs.get(job_id)
-        if job is not None and job.state is JobState.RUNNING:
-            return True
-        leftovers = subprocess.run(["scontrol", "listpids", job_id], capture_output=True, text=True)
-        settled = (job is not None and job.state is JobState.PENDING and job.reason == "BeginTime"
-                   and (leftovers.returncode != 0 or len(leftovers.stdout.splitlines()) <= 1))
-        if not settled:
-            settled_since.clear()
-        elif not settled_since:
-            settled_since.append(time.monotonic())
-        elif time.monotonic() - settled_since[0] >= 5:
-            subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=False,
-                           capture_output=True)
-        return False
-
-    assert await wait_for(started, 90, step=1), f"job {job_id} did not start again"
-
-
-async def job_state(cluster: Cluster, job_id: str) -> JobState | None:
-    jobs = {j.job_id: j for j in await cluster.slurm.jobs()}
-    return jobs[job_id].state if job_id in jobs else None
-
-
 async def test_services_job_lifecycle(sandbox, tmp_path, cleanup_jobs):
     cfg = service_config(sandbox, tmp_path, "lifecycle", slurm__gpus=1)
     cluster = Cluster(cfg)
     cleanup_jobs.append(cluster)
-    sub = await cluster.submit()
-    assert sub.template == "services" and sub.partition == "titan"
-    ep = await wait_endpoints(cfg, sub.job_id)
-    assert await job_state(cluster, sub.job_id) is JobState.RUNNING
+    job_id = await submit(cluster)
+    ep = await wait_endpoints(cfg, job_id)
+    assert await job_state(cluster, job_id) is JobState.RUNNING
     assert stat.S_IMODE(os.stat(cfg.services.endpoints_file).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(cfg.services.api_key_file).st_mode) == 0o600
     assert ready(ep.embed_url)
-    probe = GraphProbe(LocalRunner())
-    assert (await probe.probe(ep.neo4j_uri)).ok
+    key = Path(cfg.services.api_key_file).read_text()
+    assert httpx.post(ep.embed_url + "/embed", json={"texts": ["x"]}).status_code == 401
+    assert httpx.post(ep.embed_url + "/embed", json={"texts": ["x"]},
+                      headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    probe = Neo4jProbe(LocalRunner())
+    assert (await probe.probe(ep.neo4j_uri)).ready
     await probe.close()
     # The replica is pinned to the GPU Slurm gave the job, not to a guess.
-    job_env = subprocess.run(["scontrol", "listpids", sub.job_id], capture_output=True, text=True)
     [pid] = embed_pids(cfg.services.embed_port)
     env = dict(e.split("=", 1) for e in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in e)
-    assert env["CUDA_VISIBLE_DEVICES"] in ("0", "1") and job_env.returncode == 0
+    assert env["CUDA_VISIBLE_DEVICES"] in ("0", "1")
 
-    # Singleton: a second submit waits instead of running beside the first.
-    second = await cluster.slurm.submit(await cluster.render())
+    # Singleton: a second job of the name (bypassing the console's guard) waits.
+    script = deploy.render(cfg, home=str(Path.home()), api_key_file=cfg.services.api_key_file)
+    second = (await cluster.runner.run(["sbatch", "--parsable"], input=script)).stdout.strip()
     assert await wait_for(lambda: _reason(cluster, second, "Dependency"), 15)
-    await cluster.slurm.cancel(second)
+    await cluster.runner.run(["scancel", second])
 
     # Requeue: back with a fresh endpoints file.
-    await cluster.requeue(sub.job_id)
-    assert await wait_for(lambda: _pending(cluster, sub.job_id), 30)
-    await start_now(cluster, sub.job_id)
-    fresh = await wait_endpoints(cfg, sub.job_id, started=ep.started)
+    await cluster.runner.run(cluster.slurm.requeue_argv(job_id))
+    assert await wait_for(lambda: _state_is(cluster, job_id, JobState.PENDING), 30)
+    await start_now(cluster, job_id)
+    fresh = await wait_endpoints(cfg, job_id, started=ep.started)
     assert ready(fresh.embed_url)
     assert "RESTART_COUNT=1" in Path(cfg.services.endpoints_file).read_text()
 
-    # Cancel marks the file stale.
-    await cluster.cancel(sub.job_id)
+    # Cancel marks the file stale, with the reason.
+    await cluster.runner.run(cluster.slurm.cancel_argv([job_id]))
     assert await wait_for(_stale(cfg), 30)
+    assert "ending" in read_endpoints(cfg).reason
 
 
 async def _reason(cluster: Cluster, job_id: str, reason: str) -> bool:
@@ -114,8 +76,8 @@ async def _reason(cluster: Cluster, job_id: str, reason: str) -> bool:
     return job_id in jobs and jobs[job_id].state is JobState.PENDING and jobs[job_id].reason == reason
 
 
-async def _pending(cluster: Cluster, job_id: str) -> bool:
-    return await job_state(cluster, job_id) is JobState.PENDING
+async def _state_is(cluster: Cluster, job_id: str, state: JobState) -> bool:
+    return await job_state(cluster, job_id) is state
 
 
 def _stale(cfg):
@@ -129,8 +91,8 @@ async def test_a_killed_embed_server_is_restarted_in_the_same_job(sandbox, tmp_p
     cfg = service_config(sandbox, tmp_path, "killed")
     cluster = Cluster(cfg)
     cleanup_jobs.append(cluster)
-    sub = await cluster.submit()
-    ep = await wait_endpoints(cfg, sub.job_id)
+    job_id = await submit(cluster)
+    ep = await wait_endpoints(cfg, job_id)
     [pid] = embed_pids(cfg.services.embed_port)
     os.kill(pid, signal.SIGKILL)
 
@@ -139,68 +101,92 @@ async def test_a_killed_embed_server_is_restarted_in_the_same_job(sandbox, tmp_p
         return bool(pids) and pids != [pid] and ready(ep.embed_url)
 
     assert await wait_for(back, 60), "embed did not come back within 60 s"
-    assert await job_state(cluster, sub.job_id) is JobState.RUNNING
+    assert await job_state(cluster, job_id) is JobState.RUNNING
+
     async def logged() -> bool:  # the supervisor notices readiness on its next 1 s tick
-        log = await cluster.log_tail()
+        log = (await cluster.runner.poll(await cluster.log_argv(200, follow=False))).stdout
         return "embed0 exited (137)" in log and "embed0 is back" in log
 
     assert await wait_for(logged, 10)
 
 
-async def test_a_service_failing_at_start_makes_the_job_requeue_itself(sandbox, tmp_path, cleanup_jobs):
-    real = sandbox_embed_command(sandbox)
-    # Fails on the first run of the job, works once Slurm has restarted it.
-    flaky = f"sh -c '[ \"${{SLURM_RESTART_COUNT:-0}}\" -ge 1 ] || exit 3; exec {real} \"$@\"' embed"
-    cfg = service_config(sandbox, tmp_path, "flaky", services__embed_command=flaky,
-                         services__restart_limit=2)
-    cluster = Cluster(cfg)
-    cleanup_jobs.append(cluster)
-    sub = await cluster.submit()
-
-    async def requeued() -> bool:
-        return (await cluster.slurm.job(sub.job_id)).restarts == 1
-
-    assert await wait_for(requeued, 60), "the job did not requeue itself"
-    log = await cluster.log_tail()
-    assert "failed 3 times" in log and "requeueing the job" in log
-    await start_now(cluster, sub.job_id)
-    ep = await wait_endpoints(cfg, sub.job_id, timeout=90)
-    assert ready(ep.embed_url) and "RESTART_COUNT=1" in Path(cfg.services.endpoints_file).read_text()
-
-
-def sandbox_embed_command(sandbox) -> str:
-    from codex_console import config
-    return config.load(str(sandbox.config_file), environ={}).services.embed_command
-
-
-async def test_watchdog_resubmits_only_when_the_job_is_gone(sandbox, tmp_path, cleanup_jobs):
-    cfg = service_config(sandbox, tmp_path, "watchdog")
+async def test_watchdog_resubmits_only_when_no_job_of_any_unfinished_state_exists(sandbox, tmp_path, cleanup_jobs):
+    cfg = service_config(sandbox, tmp_path, "watchdog", services__embed_command="sh -c 'sleep 300'",
+                         services__neo4j_command="sleep 300")
+    path = write_config(cfg, tmp_path / "config.toml")
     cluster = Cluster(cfg)
     cleanup_jobs.append(cluster)
     sleeper = f"#!/bin/sh\n#SBATCH --job-name={cfg.slurm.job_name}\n#SBATCH --output=/dev/null\nsleep 300\n"
 
-    held = await cluster.slurm.submit(sleeper, ["--hold"])  # PD
-    assert await wait_for(lambda: _pending(cluster, held), 10)
-    result = await Checker(cfg, cluster).run(10, resubmit=True)
-    assert result.resubmitted is None and result.job.state is JobState.PENDING
-    await cluster.slurm.cancel(held)
+    def watchdog() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "codex_console.cli", "--config", str(path), "--check",
+                                 "--resubmit", "--json"], stdout=subprocess.PIPE, text=True)
 
-    running = await cluster.slurm.submit(sleeper)  # R
-    assert await wait_for(lambda: _running(cluster, running), 20)
-    result = await Checker(cfg, cluster).run(10, resubmit=True)
-    assert result.resubmitted is None and result.job.state is JobState.RUNNING
-    await cluster.slurm.cancel(running)
-    assert await wait_for(lambda: _gone(cluster), 30)
+    held = (await cluster.runner.run(["sbatch", "--parsable", "--hold"], input=sleeper)).stdout.strip()  # PD
+    assert await wait_for(lambda: _state_is(cluster, held, JobState.PENDING), 10)
+    assert '"resubmitted": null' in watchdog().communicate(timeout=60)[0]
+    await cluster.runner.run(["scontrol", "requeuehold", held])  # not finished either, whatever squeue shows
+    assert '"resubmitted": null' in watchdog().communicate(timeout=60)[0]
+    await cluster.runner.run(["scancel", held])
+    assert await wait_for(lambda: _none(cluster), 30)
 
-    result = await Checker(cfg, cluster).run(10, resubmit=True)  # none
-    assert result.resubmitted and result.job is None
-    assert any("resubmitted" in note for note in result.notes)
-    assert result.resubmitted in {j.job_id for j in await cluster.slurm.jobs()}
-
-
-async def _running(cluster: Cluster, job_id: str) -> bool:
-    return await job_state(cluster, job_id) is JobState.RUNNING
+    # Two watchdogs at the same moment (a cron line and a laptop): one submission.
+    runs = [watchdog(), watchdog()]
+    outputs = [run.communicate(timeout=60)[0] for run in runs]
+    jobs = await cluster.slurm.jobs()
+    assert len(jobs) == 1, (jobs, outputs)
+    assert sum('"resubmitted": null' not in out for out in outputs) == 1
 
 
-async def _gone(cluster: Cluster) -> bool:
+async def _none(cluster: Cluster) -> bool:
     return not await cluster.slurm.jobs()
+
+
+async def test_requests_keep_succeeding_during_a_rolling_restart_in_place(sandbox, tmp_path, cleanup_jobs):
+    cfg = service_config(sandbox, tmp_path, "rolling", slurm__gpus=2, services__api_key_file="none")
+    cluster = Cluster(cfg)
+    cleanup_jobs.append(cluster)
+    job_id = await submit(cluster)
+    ep = await wait_endpoints(cfg, job_id)
+    assert len(ep.embed_urls) == 2
+    before = {pid for port in (cfg.services.embed_port, cfg.services.embed_port + 1) for pid in embed_pids(port)}
+    failures, calls = [], 0
+    done = asyncio.Event()
+
+    async def client() -> None:  # a tool that reads the endpoints file before each call
+        nonlocal calls
+        async with httpx.AsyncClient(timeout=10) as http:
+            while not done.is_set():
+                urls = read_endpoints(cfg).embed_urls
+                url = urls[calls % len(urls)] if urls else ep.embed_url
+                try:
+                    r = await http.post(url + "/embed", json={"texts": ["rolling"]})
+                    if r.status_code != 200:
+                        failures.append(r.status_code)
+                except httpx.HTTPError as exc:
+                    failures.append(type(exc).__name__)
+                calls += 1
+                await asyncio.sleep(0.05)
+
+    task = asyncio.create_task(client())
+    from codex_console.operations import operation, perform
+
+    op = operation("serve", "restart")
+    plan = await op.plan(cluster, await cluster.slurm.jobs())
+    assert plan.commands == [f"scancel --signal=USR1 --batch {job_id}"]
+    await perform(cluster, op, plan)
+
+    async def restarted() -> bool:
+        now = {pid for port in (cfg.services.embed_port, cfg.services.embed_port + 1) for pid in embed_pids(port)}
+        e = read_endpoints(cfg)
+        return len(now) == 2 and not now & before and len(e.embed_urls) == 2 and "restarted" in e.get("LAST_EVENT")
+
+    try:
+        assert await wait_for(restarted, 120), read_endpoints(cfg)
+    finally:
+        done.set()
+        await task
+    assert failures == [] and calls > 20
+    after = read_endpoints(cfg)
+    assert after.job_id == job_id and after.node == ep.node and after.neo4j_uri and not after.stale
+    assert await job_state(cluster, job_id) is JobState.RUNNING

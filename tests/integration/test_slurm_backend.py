@@ -9,7 +9,7 @@ from codex_console.backends.slurm_parse import parse_squeue_text
 from codex_console.backends.ssh import SshRunner
 from codex_console.models import JobState
 
-from .conftest import wait_for
+from ..helpers import wait_for
 
 
 @pytest.mark.parametrize("use_json", [False, True], ids=["text", "json"])
@@ -19,9 +19,9 @@ async def test_list_submit_requeue_cancel(sandbox_config, tmp_path, use_json):
     slurm = SlurmClient(runner, sandbox_config, use_json=use_json)
     log = tmp_path / "job.log"
     try:
-        job_id = await slurm.submit(f"#!/bin/sh\n#SBATCH --job-name={slurm.job_name}\n"
-                                    f"#SBATCH --output={log}\n#SBATCH --requeue\n"
-                                    "echo started $SLURM_RESTART_COUNT\nsleep 300\n")
+        job_id = await submit(runner, f"#!/bin/sh\n#SBATCH --job-name={slurm.job_name}\n"
+                              f"#SBATCH --output={log}\n#SBATCH --requeue\n"
+                              "echo started $SLURM_RESTART_COUNT\nsleep 300\n", "tok-" + str(use_json))
 
         async def state() -> JobState | None:
             jobs = {j.job_id: j for j in await slurm.jobs()}
@@ -32,20 +32,28 @@ async def test_list_submit_requeue_cancel(sandbox_config, tmp_path, use_json):
 
         assert await wait_for(running, 30)
         job = (await slurm.jobs())[0]
-        assert job.node and job.partition == "titan" and job.time_limit
+        assert job.node and job.partition == "titan" and job.time_limit and job.time_left
+        assert (await slurm.job_with_token("tok-" + str(use_json))).job_id == job_id
+        assert await slurm.job_with_token("another") is None
         assert await wait_for(lambda: _has(slurm, job_id, "started"), 10)
-        await slurm.requeue(job_id)
+        assert (await runner.run(slurm.requeue_argv(job_id))).ok
         assert await wait_for(lambda: _restarts(slurm, job_id, 1), 20)
         assert await state() in (JobState.PENDING, JobState.COMPLETING, JobState.RUNNING)
-        await slurm.cancel(job_id)
+        assert (await runner.run(slurm.cancel_argv([job_id]))).ok
         assert await wait_for(lambda: _gone(slurm, job_id), 30)
     finally:
         await runner.close()
 
 
+async def submit(runner: SshRunner, script: str, token: str) -> str:
+    res = await runner.run(SlurmClient.submit_argv(token), input=script)
+    assert res.ok, res.stderr
+    return res.stdout.strip().split(";")[0]
+
+
 async def _has(slurm: SlurmClient, job_id: str, text: str) -> bool:
     try:
-        return text in await slurm.log_tail(job_id)
+        return text in (await slurm.runner.poll(["cat", await slurm.log_path(job_id)])).stdout
     except SlurmError:
         return False
 
@@ -66,7 +74,11 @@ async def test_partitions_and_bad_ids(sandbox_config):
         assert {"titan", "rigel"} <= parts.keys() and parts["titan"].available
         for bad in ("1; scancel -u root", "$(id)", ""):
             with pytest.raises(SlurmError, match="not a Slurm job id"):
-                await slurm.cancel(bad)
+                slurm.cancel_argv([bad])
+            with pytest.raises(SlurmError, match="not a Slurm job id"):
+                slurm.signal_argv(bad, "USR1")
+        with pytest.raises(SlurmError, match="not a signal name"):
+            slurm.signal_argv("12", "USR1; reboot")
     finally:
         await runner.close()
 
@@ -76,11 +88,11 @@ async def test_a_user_squeue_format_cannot_break_parsing(sandbox_config):
     runner = SshRunner(sandbox_config.login)
     slurm = SlurmClient(runner, sandbox_config)
     try:
-        job_id = await slurm.submit("#!/bin/sh\n#SBATCH --job-name=codex-t-format\n"
-                                    "#SBATCH --output=/dev/null\nsleep 60\n")
+        job_id = await submit(runner, "#!/bin/sh\n#SBATCH --job-name=codex-t-format\n"
+                              "#SBATCH --output=/dev/null\nsleep 60\n", "fmt")
         # The user's SQUEUE_FORMAT (exported in their shell) does not change what we read.
         res = await runner.poll(["env", "SQUEUE_FORMAT=%.5i %Z", "SQUEUE_SORT=-t", *slurm.squeue_argv()])
         assert [j.job_id for j in parse_squeue_text(res.stdout)] == [job_id]
-        await slurm.cancel(job_id)
+        await runner.run(slurm.cancel_argv([job_id]))
     finally:
         await runner.close()

@@ -1,55 +1,68 @@
-"""An app fed with recorded readings (fixtures), not polling: for snapshot tests."""
+"""An app fed with recorded readings (fixtures), not polling: for snapshot and key tests."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from codex_console import config
-from codex_console.backends.cluster import Cluster
 from codex_console.backends.gpu import parse_report
-from codex_console.backends.runner import LocalRunner
 from codex_console.backends.slurm_parse import parse_squeue_json
-from codex_console.models import BenchPoint, EmbedHealth, Endpoints, GraphHealth, Reading, Tunnel
+from codex_console.backends.sources import embed_samples, gpu_samples, latency_samples
+from codex_console.models import (BenchPoint, EmbedHealth, Endpoints, GpuReport, Neo4jHealth, Tunnel)
+from codex_console.readings import History, Reading
 from codex_console.tui.app import CodexApp
 
 FIX = Path(__file__).parent.parent / "fixtures"
-NOW = 1000.0
-WALL = 1795903838.0
+NOW = 1000.0  # the app's monotonic clock
+WALL = 1795903838.0  # its wall clock
+NODE = "98dci4-gpu-0002"
 
 
-def recorded_cluster(stale_graph: bool = False) -> Cluster:
-    cfg = config.load(None, {"login.host": "98dci4-srv-1001", "login.user": "alice"}, environ={},
-                      search=False)
-    cluster = Cluster(cfg, runner=LocalRunner())
+def _history(samples, values) -> History:
+    """A minute of samples, one every 2 s, ending now."""
+    history = History()
+    for i, value in enumerate(values):
+        history.add(WALL - 2 * (len(values) - i), *samples(value))
+    return history
+
+
+def recorded_readings(stale_neo4j: bool = False) -> dict[str, Reading]:
     jobs = [j for j in parse_squeue_json((FIX / "slurm" / "squeue_23.11.json").read_text(), now=1795903723)
             if j.name == "codex-services" and j.state.alive]
-    gpus = parse_report("98dci4-gpu-0002", (FIX / "nvidia_smi" / "p100x8_query_gpu.csv").read_text()
-                        + "@@gpu 0\n" + (FIX / "nvidia_smi" / "p100x8_query_apps.csv").read_text()
-                        + "@@apps 0\n")
-    gpus = type(gpus)(gpus.node, gpus.gpus[:2], gpus.processes[:1])
-    lat = tuple(12 + (i * 7) % 9 for i in range(60))
-    cluster.jobs.reading = Reading(jobs, NOW - 3)
-    cluster.endpoints.reading = Reading(Endpoints(("http://98dci4-gpu-0002:18765",), "bolt://98dci4-gpu-0002:7687",
-                                                  "812345", "98dci4-gpu-0002"), NOW - 3)
-    cluster.gpus.reading = Reading(gpus, NOW - 1, history=tuple(50 + (i * 13) % 50 for i in range(60)))
-    cluster.embed_health.reading = Reading(
-        EmbedHealth("http://98dci4-gpu-0002:18765", True, 14.2, "Qwen3-Embedding-0.6B", "cuda:0", 256,
-                    0.0, 18734.0), NOW - 1, history=lat)
-    graph = GraphHealth("bolt://98dci4-gpu-0002:7687", True, 2.4, "Neo4j/5.26.0", "5.26.0 community",
-                        ("neo4j", "system"))
-    cluster.graph_health.reading = (
-        Reading(graph, NOW - 40, "ServiceUnavailable: connection refused", NOW - 2, lat)
-        if stale_graph else Reading(graph, NOW - 2, history=tuple(x / 5 for x in lat)))
-    cluster.tunnel_status.reading = Reading([
-        Tunnel("embed", 18765, "98dci4-gpu-0002", 18765, 4242, True, WALL - 3600, WALL - 5),
-        Tunnel("bolt", 17687, "98dci4-gpu-0002", 7687, 4243, True, WALL - 3600, WALL - 5),
-        Tunnel("http", 17474, "", 7474, None, False)], NOW - 4)
-    return cluster
+    report = parse_report(NODE, (FIX / "nvidia_smi" / "p100x8_query_gpu.csv").read_text() + "@@gpu 0\n"
+                          + (FIX / "nvidia_smi" / "p100x8_query_apps.csv").read_text() + "@@apps 0\n")
+    report = GpuReport(report.node, report.gpus[:2], report.processes[:1])
+    latencies = [12.0 + (i * 7) % 9 for i in range(30)]
+    embeds = [EmbedHealth(url=f"http://{NODE}:18765", ready=True, latency_ms=lat, model="Qwen3-Embedding-0.6B",
+                          device="cuda:0", dimension=256, queue_depth=float(i % 3), requests=18000.0 + 40 * i,
+                          texts=90000.0 + 900 * i, errors=0.0, rejected=float(i // 10))
+              for i, lat in enumerate(latencies)]
+    neo4js = [Neo4jHealth(url=f"bolt://{NODE}:7687", ready=True, latency_ms=lat / 5, server="Neo4j/5.26.0",
+                          version="5.26.0 community", databases=("neo4j", "system")) for lat in latencies]
+    gpu_history = _history(gpu_samples, [GpuReport(NODE, tuple(
+        type(g)(**{**g.__dict__, "utilization": float(50 + (i * 13) % 50)}) for g in report.gpus))
+        for i in range(30)])
+    neo4j_history = _history(latency_samples, neo4js)
+    neo4j = (Reading(neo4js[-1], NOW - 40, "ServiceUnavailable: connection refused", "error", NOW - 2,
+                     history=neo4j_history)
+             if stale_neo4j else Reading(neo4js[-1], NOW - 2, history=neo4j_history))
+    return {
+        "jobs": Reading(jobs, NOW - 3),
+        "endpoints": Reading(Endpoints(embed_urls=(f"http://{NODE}:18765",), neo4j_uri=f"bolt://{NODE}:7687",
+                                       job_id="812345", node=NODE), NOW - 3),
+        "gpu": Reading(report, NOW - 1, history=gpu_history),
+        "embed": Reading(embeds[-1], NOW - 1, history=_history(embed_samples, embeds)),
+        "neo4j": neo4j,
+        "tunnels": Reading([
+            Tunnel(name="embed", local_port=18765, remote_host=NODE, remote_port=18765, up=True, pid=4242,
+                   started=WALL - 3600, checked=WALL - 5),
+            Tunnel(name="bolt", local_port=17687, remote_host=NODE, remote_port=7687, up=True, pid=4242,
+                   started=WALL - 3600, checked=WALL - 5, restarts=1)], NOW - 4),
+    }
 
 
-def recorded_app(**kwargs) -> CodexApp:
-    stale = kwargs.pop("stale_graph", False)
-    app = CodexApp(recorded_cluster(stale), poll=False, clock=lambda: NOW, wallclock=lambda: WALL, **kwargs)
+def recorded_app(*, stale_neo4j: bool = False, **kwargs) -> CodexApp:
+    app = CodexApp(None, clock=lambda: NOW, wallclock=lambda: WALL, where="alice@98dci4-srv-1001", **kwargs)
+    app.readings.update(recorded_readings(stale_neo4j))
     app.bench_results = [BenchPoint(b, t, 1.0) for b, t in
                          ((1, 21.0), (10, 201.0), (50, 455.0), (100, 498.0), (200, 510.0), (500, 505.0))]
     return app

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import time
 from typing import Sequence
@@ -12,12 +11,13 @@ import httpx
 
 from codex_console.backends.cluster import Cluster
 from codex_console.models import CommandResult, JobState
+from codex_console.session import ConsoleSession
 from codex_console.tui.app import CodexApp
 from codex_console.tui.screens.confirm import ConfirmScreen
 from codex_console.tui.screens.help import HelpScreen
 from codex_console.tui.widgets.jobs import JobsTable
 
-from ..integration.conftest import service_config, wait_endpoints
+from ..helpers import free_port, service_config, submit, wait_endpoints
 
 
 async def until(pilot, predicate, timeout: float = 60.0) -> None:
@@ -37,29 +37,23 @@ def text_of(app: CodexApp, selector: str) -> str:
     return str(app.screen.query_one(selector).render())
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def test_dashboard_shows_and_acts_on_the_real_job(sandbox, tmp_path):
     cfg = service_config(sandbox, tmp_path, "tui", slurm__gpus=1)
-    for name in ("slurm", "gpu", "embed", "graph", "tunnels"):
+    for name in ("slurm", "gpu", "embed", "neo4j", "tunnels"):
         setattr(cfg.poll, name, 1.0)
     cfg.tunnels.embed_local_port = free_port()
     cfg.tunnels.bolt_local_port = free_port()
-    cluster = Cluster(cfg)
-    job_id = (await cluster.submit()).job_id
+    cluster = Cluster(cfg, stream_gpu=True)
+    job_id = await submit(cluster)
     await wait_endpoints(cfg, job_id)
-    app = CodexApp(cluster)
+    app = CodexApp(ConsoleSession(cluster))
     try:
         async with app.run_test(size=(100, 30)) as pilot:
             await until(pilot, lambda: jobs_in_table(app).get(job_id) == "RUNNING")
-            await until(pilot, lambda: "HEALTHY" in text_of(app, "#graph-text"))
-            await until(pilot, lambda: "READY" in text_of(app, "#embed-text")
-                        and "p50" in text_of(app, "#embed-text"))
-            assert "(sandbox)" in text_of(app, "#gpu-table")
+            await until(pilot, lambda: "HEALTHY" in text_of(app, "#neo4j-panel .service-text"))
+            await until(pilot, lambda: "READY" in text_of(app, "#embed-panel .service-text")
+                        and "p50" in text_of(app, "#embed-panel .service-text"))
+            await until(pilot, lambda: "(sandbox)" in text_of(app, "#gpu-table"), 20)
 
             # c opens the confirmation with the exact command, Cancel focused; Escape does nothing.
             await pilot.press("c")
@@ -71,13 +65,15 @@ async def test_dashboard_shows_and_acts_on_the_real_job(sandbox, tmp_path):
             assert not isinstance(app.screen, ConfirmScreen)
             assert (await cluster.slurm.job(job_id)).state is JobState.RUNNING
 
-            # t opens tunnels that carry a real request.
+            # t opens tunnels (a keeper outside the console) that carry a real request; T closes.
             await pilot.press("t")
-            await until(pilot, lambda: any(t.up for t in (cluster.tunnel_status.reading.value or [])), 30)
-            r = httpx.post(f"http://127.0.0.1:{cfg.tunnels.embed_local_port}/embed", json={"texts": ["tui"]})
+            await until(pilot, lambda: any(t.up for t in (app.readings["tunnels"].value or [])), 30)
+            key = open(cfg.services.api_key_file).read()
+            r = httpx.post(f"http://127.0.0.1:{cfg.tunnels.embed_local_port}/embed", json={"texts": ["tui"]},
+                           headers={"Authorization": f"Bearer {key}"})
             assert r.status_code == 200
-            await pilot.press("t")
-            await until(pilot, lambda: not any(t.pid for t in (cluster.tunnel_status.reading.value or [])), 15)
+            await pilot.press("T")
+            await until(pilot, lambda: not any(t.up for t in (app.readings["tunnels"].value or [])), 15)
 
             # r requeues (after confirming).
             await pilot.press("r")
@@ -96,6 +92,7 @@ async def test_dashboard_shows_and_acts_on_the_real_job(sandbox, tmp_path):
             await until(pilot, lambda: any(k != job_id for k in jobs_in_table(app)), 30)
     finally:
         subprocess.run(["scancel", "--name", cfg.slurm.job_name], check=False)
+        cluster.tunnels.stop()
 
 
 class HangingRunner:
@@ -111,6 +108,10 @@ class HangingRunner:
         await asyncio.Event().wait()
         raise AssertionError
 
+    async def stream(self, argv: Sequence[str]):
+        await asyncio.Event().wait()
+        yield ""
+
     async def forward(self, host: str, port: int):
         await asyncio.Event().wait()
 
@@ -119,8 +120,8 @@ class HangingRunner:
 
 
 async def test_keys_are_handled_while_every_backend_hangs(sandbox_config):
-    sandbox_config.poll.slurm = 0.1
-    app = CodexApp(Cluster(sandbox_config, runner=HangingRunner()))
+    sandbox_config.poll.slurm = 0.2
+    app = CodexApp(ConsoleSession(Cluster(sandbox_config, runner=HangingRunner())))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause(0.5)  # every source is now stuck in a call that never returns
         for key, screen in (("question_mark", HelpScreen), ("escape", None), ("question_mark", HelpScreen)):
@@ -130,6 +131,6 @@ async def test_keys_are_handled_while_every_backend_hangs(sandbox_config):
                 await asyncio.sleep(0.005)
                 assert time.perf_counter() - start < 0.2, f"{key} not handled within 200 ms"
         await pilot.press("escape")
-        await pilot.press("s")  # no job known: says so instead of blocking
+        await pilot.press("c")  # no job known: says so instead of blocking
         await pilot.pause(0.2)
-        assert app.is_running
+        assert app.is_running and not isinstance(app.screen, ConfirmScreen)

@@ -16,7 +16,7 @@ def test_dashboard_at_80x24(snap_compare):
 
 
 def test_dashboard_with_a_stale_source(snap_compare):
-    assert snap_compare(recorded_app(stale_graph=True), terminal_size=SIZE)
+    assert snap_compare(recorded_app(stale_neo4j=True), terminal_size=SIZE)
 
 
 def test_cancel_confirmation(snap_compare):

@@ -45,3 +45,35 @@ def test_bad_env_names_the_variable():
 def test_list_from_env_is_comma_separated():
     cfg = config.load(None, search=False, environ={"CODEX_CONSOLE_SLURM_PARTITIONS": "titan, sun"})
     assert cfg.slurm.partitions == ["titan", "sun"]
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("poll.gpu", "0", "poll.gpu = 0.0: out of range"), ("poll.slurm", "-5", "out of range"),
+    ("services.restart_limit", "-1", "services.restart_limit"), ("login.port", "99999", "login.port"),
+    ("thresholds.check_timeout", "nan", "not a finite number"), ("tunnels.embed_local_port", "0", "out of range"),
+    ("login.transport", "telnet", "one of asyncssh, openssh"), ("thresholds.embed_latency_warn", "fast", "expected"),
+    ("services.requeue_window", "forever", "services.requeue_window"),
+    ("services.embed_dimension", "9" * 5000, "sane size"), ("slurm.gpus", "1.5", "expected an integer"),
+])
+def test_values_out_of_range_are_refused_naming_the_key(key, value, message):
+    with pytest.raises(config.ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        config.load(None, {key: value}, environ={}, search=False)
+
+
+def test_out_of_range_in_a_file_names_the_file_and_key(tmp_path):
+    with pytest.raises(config.ConfigError, match=r"config\.toml: poll\.embed = -1\.0: out of range"):
+        config.load(write(tmp_path, "[poll]\nembed = -1\n"), environ={})
+
+
+def test_secrets_are_hidden_unless_asked():
+    cfg = config.load(None, {"services.neo4j_password": "hunter2"}, environ={}, search=False)
+    shown = {k: v for k, v, _ in cfg.items()}
+    assert shown["services.neo4j_password"] == config.HIDDEN
+    assert "hunter2" not in config.to_toml(cfg, show_secrets=False)
+    assert {k: v for k, v, _ in cfg.items(show_secrets=True)}["services.neo4j_password"] == "hunter2"
+
+
+def test_thresholds_take_the_range_syntax_and_bare_numbers(tmp_path):
+    cfg = config.load(write(tmp_path, "[thresholds]\nembed_latency_warn = 400\nneo4j_latency_crit = \"@0:1\"\n"),
+                      environ={})
+    assert cfg.thresholds.embed_latency_warn == "400" and cfg.thresholds.neo4j_latency_crit == "@0:1"

@@ -63,16 +63,36 @@ def part(name: str, free: int, up: bool = True) -> Partition:
     return Partition(name, up, 1, 1 if free else 0, "gpu:8", free)
 
 
-def test_plan_prefers_the_gpu_partition():
-    assert deploy.plan(cfg(), [part("titan", 2), part("rigel", 0)]) == deploy.Plan("titan", "services")
+def test_placement_prefers_the_gpu_partition():
+    assert deploy.placement(cfg(), [part("titan", 2), part("rigel", 0)]) == deploy.Placement("titan", "services")
 
 
-def test_plan_falls_back_to_neo4j_only_on_the_next_partition():
-    plan = deploy.plan(cfg(), [part("titan", 0), part("rigel", 0, up=False), part("sun", 0)])
-    assert (plan.partition, plan.template) == ("sun", "neo4j")
-    assert "titan has no free GPU" in plan.note
+def test_placement_falls_back_to_neo4j_only_on_the_next_partition():
+    place = deploy.placement(cfg(), [part("titan", 0), part("rigel", 0, up=False), part("sun", 0)])
+    assert (place.partition, place.template) == ("sun", "neo4j")
+    assert "titan has no free GPU" in place.note
 
 
-def test_plan_queues_on_gpu_partition_when_nothing_else_is_up():
-    plan = deploy.plan(cfg(), [part("titan", 0)])
-    assert plan.partition == "titan" and plan.template == "services" and "queueing" in plan.note
+def test_placement_queues_on_gpu_partition_when_nothing_else_is_up():
+    place = deploy.placement(cfg(), [part("titan", 0)])
+    assert place.partition == "titan" and place.template == "services" and "queueing" in place.note
+
+
+def test_the_signal_lead_is_neo4j_stop_time_plus_a_margin():
+    script = deploy.render(cfg(**{"services.stop_timeout": "300"}))
+    assert "#SBATCH --signal=B:TERM@310" in script and "\nSTOP_TIMEOUT=300\n" in script
+
+
+def test_guard_and_keygen_are_valid_sh():
+    for script in (deploy.GUARD, deploy.WAIT_GONE, deploy.KEYGEN):
+        assert subprocess.run(["sh", "-n", "-c", script]).returncode == 0
+
+
+def test_the_key_file_is_created_once_private_and_never_printed(tmp_path):
+    argv = list(deploy.keygen_argv(str(tmp_path / "embed.key"), "0600", ""))
+    first = subprocess.run(argv, capture_output=True, text=True)
+    key = (tmp_path / "embed.key").read_text()
+    assert first.returncode == 0 and first.stdout == "" and len(key) == 64
+    assert oct((tmp_path / "embed.key").stat().st_mode & 0o777) == "0o600"
+    subprocess.run(argv, check=True)
+    assert (tmp_path / "embed.key").read_text() == key

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
+
+import codex_console
+import codex_console.tui
 
 
 def test_backends_and_check_do_not_import_textual():
-    code = ("import sys, codex_console.check, codex_console.commands, codex_console.backends.cluster, "
-            "codex_console.backends.tunnels, codex_console.deploy; "
+    code = ("import sys, codex_console.check, codex_console.subcommands, codex_console.backends.cluster, "
+            "codex_console.backends.tunnel_keeper, codex_console.operations, codex_console.session, "
+            "codex_console.deploy; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'textual_plotext')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -18,3 +24,37 @@ def test_cli_help_works_without_the_ui():
     for prog in (["codex_console.cli"], ["server.cli"]):
         out = subprocess.run([sys.executable, "-m", *prog, "--help"], capture_output=True, text=True)
         assert out.returncode == 0 and "usage:" in out.stdout
+
+
+TUI = Path(codex_console.tui.__file__).parent
+
+
+def test_nothing_in_the_tui_but_its_start_up_refers_to_the_cluster_facade():
+    """Readings flow one way: panels are handed readings, they never reach for them."""
+    offenders = []
+    for path in sorted(TUI.rglob("*.py")):
+        if path.name == "startup.py":
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + [getattr(node, "module", "") or ""]
+            elif isinstance(node, ast.Name):
+                names = [node.id]
+            elif isinstance(node, ast.Attribute):
+                names = [node.attr]
+            if any(n in ("Cluster", "cluster", "backends.cluster", "sources", "Sources") or
+                   n.endswith(".cluster") for n in names):
+                offenders.append(f"{path.relative_to(TUI)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_every_module_is_short_and_says_what_it_is_for():
+    root = Path(codex_console.__file__).parent.parent
+    for path in sorted([*root.joinpath("codex_console").rglob("*.py"), *root.joinpath("server").rglob("*.py")]):
+        text = path.read_text()
+        assert len(text.splitlines()) <= 300, f"{path} has {len(text.splitlines())} lines"
+        if path.name != "__init__.py" or text.strip():
+            doc = ast.get_docstring(ast.parse(text))
+            assert doc, f"{path} has no docstring"

@@ -19,13 +19,15 @@ def read(name: str) -> str:
 
 def test_squeue_text_22_05():
     pending, running = parse_squeue_text(read("squeue_text_22.05.txt"))
-    assert (running.job_id, running.state, running.node, running.gpus) == ("4", JobState.RUNNING, "vm", "1")
-    assert running.time_limit == "7-00:00:00" and running.reason == ""
+    assert (running.job_id, running.state, running.node, running.gpus) == ("21", JobState.RUNNING, "vm", "1")
+    assert running.time_limit == "7-00:00:00" and running.reason == "" and running.time_left.startswith("6-23:")
+    assert running.comment.startswith("codex-submit:") and running.restarts == 0
     assert (pending.state, pending.reason, pending.node) == (JobState.PENDING, "Dependency", "")
+    assert pending.gpus_per_job == "1" and pending.gpus == "" and pending.comment == ""
 
 
 def test_squeue_text_ignores_headers_and_short_lines():
-    text = "JOBID|NAME|USER|STATE|PARTITION|NODELIST|REASON|TIME|TIME_LIMIT|TRES|SUBMIT\n\ngarbage\n"
+    text = "JOBID|NAME|USER|ST|PARTITION|NODELIST|REASON|TIME|TIME_LIMIT|TIME_LEFT|X|Y|SUBMIT|R|C|\n\ngarbage\n"
     assert parse_squeue_text(text) == []
 
 
@@ -39,9 +41,11 @@ def test_squeue_json_22_05_state_is_a_string():
 def test_squeue_json_23_11_state_is_a_list_and_numbers_are_objects():
     jobs = {j.job_id: j for j in parse_squeue_json(read("squeue_23.11.json"), now=1795900000 + 3723)}
     run = jobs["812345"]
-    assert run.state is JobState.RUNNING and run.elapsed == "1:02:03" and run.gpus == "2"
+    assert run.state is JobState.RUNNING and run.elapsed == "1:02:03" and run.gpus == "p100:2"
     assert run.node == "98dci4-gpu-0002" and run.restarts == 1 and run.time_limit == "7-00:00:00"
+    assert run.time_left == "6-22:57:57" and run.comment == "codex-submit:5f1c0de2a9b34e77"
     assert jobs["812346"].state is JobState.PENDING and jobs["812346"].elapsed == ""
+    assert jobs["812346"].gpus_per_job == "2" and jobs["812346"].gpus == ""
     assert jobs["812300"].state is JobState.COMPLETED and not jobs["812300"].state.alive
     assert jobs["812399"].time_limit == "UNLIMITED" and jobs["812399"].gpus == "p100:4"
 
@@ -63,7 +67,11 @@ def test_job_state_short_and_long(text, state):
 
 def test_alive_states_are_the_ones_a_resubmit_must_respect():
     assert JobState.RUNNING.alive and JobState.PENDING.alive and JobState.COMPLETING.alive
-    assert not JobState.CANCELLED.alive and not JobState.FAILED.alive and not JobState.UNKNOWN.alive
+    assert not JobState.CANCELLED.alive and not JobState.FAILED.alive and not JobState.TIMEOUT.alive
+    for state in ("SPECIAL_EXIT", "SIGNALING", "RESV_DEL_HOLD", "REQUEUE_HOLD", "STOPPED", "SUSPENDED",
+                  "STAGE_OUT", "REQUEUE_FED", "RESIZING", "CONFIGURING"):
+        assert JobState[state].alive, state
+    assert JobState.UNKNOWN.alive  # a state we cannot read is never taken for "no job"
 
 
 def test_scontrol_multiline_and_oneliner_agree():

@@ -1,4 +1,4 @@
-"""Confirmation for destructive actions: shows the exact command; Cancel is focused."""
+"""Confirmation for destructive operations: what will happen, the exact commands; Cancel is focused."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [("escape", "dismiss(False)", "Cancel")]
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
-    ConfirmScreen > Vertical { width: 70; height: auto; border: thick $error; padding: 1 2;
-                               background: $surface; }
+    ConfirmScreen > Vertical { width: 90%; max-width: 100; height: auto; border: thick $error;
+                               padding: 1 2; background: $surface; }
     ConfirmScreen #command { background: $boost; padding: 0 1; margin: 1 0; color: $warning; }
     ConfirmScreen Horizontal { height: auto; align: right middle; }
     ConfirmScreen Button { margin-left: 2; }
@@ -27,10 +27,10 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"[b]{self.title_text}[/b]")
+            yield Label(f"[b]{self.title_text}[/b]", markup=True)
             if self.detail:
-                yield Label(self.detail)
-            yield Static("\n".join(f"$ {c}" for c in self.commands), id="command")
+                yield Label(self.detail, markup=False)
+            yield Static("\n".join(f"$ {c}" for c in self.commands), id="command", markup=False)
             with Horizontal():
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Confirm", id="confirm", variant="error")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.widgets import DataTable
 
 from ...models import Job
+from ...readings import Reading
 from ..format import STATE_STYLE
+from .panel import SourcePanel
 
-COLUMNS = ("id", "state", "elapsed / limit", "node", "partition", "gpus", "reason")
+COLUMNS = ("id", "state", "elapsed / limit", "left", "node", "partition", "gpus", "reason")
 
 
 class JobsTable(DataTable):
@@ -16,7 +19,6 @@ class JobsTable(DataTable):
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
-        self.zebra_stripes = False
         for name in COLUMNS:
             self.add_column(name, key=name)
 
@@ -24,17 +26,32 @@ class JobsTable(DataTable):
         wanted = {j.job_id for j in jobs}
         for key in [k for k in self.rows if k.value not in wanted]:
             self.remove_row(key)
+        present = {k.value for k in self.rows}
         for job in jobs:
+            gpus = job.gpus_per_job and f"{job.gpus_per_job}/job" or job.gpus and f"{job.gpus}/node" or "-"
             cells = {
                 "id": job.job_id,
                 "state": Text(job.state.name, style=STATE_STYLE.get(job.state, "")),
                 "elapsed / limit": f"{job.elapsed or '-'} / {job.time_limit or '-'}",
-                "node": job.node or "-", "partition": job.partition, "gpus": job.gpus or "-",
-                "reason": job.reason or "",
+                "left": job.time_left or "-", "node": job.node or "-", "partition": job.partition,
+                "gpus": gpus, "reason": job.reason or "",
             }
-            if job.job_id in {k.value for k in self.rows}:
+            if job.job_id in present:
                 for column, value in cells.items():
                     if self.get_cell(job.job_id, column) != value:
                         self.update_cell(job.job_id, column, value)
             else:
                 self.add_row(*cells.values(), key=job.job_id)
+
+
+class JobsPanel(SourcePanel):
+    source = "jobs"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("Jobs", **kwargs)
+
+    def compose(self) -> ComposeResult:
+        yield JobsTable(id="jobs")
+
+    def show(self, reading: Reading[list[Job]]) -> None:
+        self.query_one(JobsTable).show(reading.value or [])

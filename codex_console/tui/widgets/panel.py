@@ -1,27 +1,47 @@
-"""A bordered panel whose title names its source and whose subtitle shows STALE on errors."""
+"""A bordered panel that shows one source: it is given readings and draws them.
+
+Each panel names its source; the dashboard hands it every reading of that source through the
+`reading` reactive, and `show` draws it. An error newer than the last good value turns the
+border red and says STALE with the error in the subtitle.
+"""
 
 from __future__ import annotations
 
+import time
+from typing import ClassVar
+
 from textual.containers import Vertical
+from textual.reactive import reactive
 
-from ...models import Reading
-from ..format import age
+from ...readings import Reading
+from ..format import age, clip
 
 
-class Panel(Vertical):
+class SourcePanel(Vertical):
     DEFAULT_CSS = """
-    Panel { border: round $primary-darken-1; height: auto; padding: 0 1; }
-    Panel.-stale { border: round $error; }
+    SourcePanel { border: round $primary-darken-1; height: auto; padding: 0 1; }
+    SourcePanel.-stale { border: round $error; }
     """
+    source: ClassVar[str] = ""
+    reading: reactive[Reading | None] = reactive(None, always_update=True, init=False)
 
     def __init__(self, title: str, **kwargs) -> None:
         super().__init__(**kwargs)
         self.border_title = title
 
-    def mark(self, reading: Reading, now: float) -> None:
-        stale = reading.stale
-        self.set_class(stale, "-stale")
-        if stale:
-            self.border_subtitle = f"STALE {age(reading.age(now))}: {reading.error}"[:60]
-        else:
-            self.border_subtitle = ""
+    def now(self) -> float:
+        return getattr(self.app, "clock", time.monotonic)()
+
+    def wallclock(self) -> float:
+        return getattr(self.app, "wallclock", time.time)()
+
+    def watch_reading(self, reading: Reading | None) -> None:
+        if reading is None:
+            return
+        self.show(reading)
+        self.set_class(reading.stale, "-stale")
+        text = f"STALE {age(reading.age(self.now()))}: {reading.error}" if reading.stale else ""
+        self.border_subtitle = clip(text, max(10, self.size.width - 6))
+
+    def show(self, reading: Reading) -> None:
+        raise NotImplementedError

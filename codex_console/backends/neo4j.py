@@ -1,25 +1,28 @@
-"""Neo4j health over Bolt: `RETURN 1` round trip with a deadline; version and databases if Neo4j."""
+"""Neo4j health over Bolt: a `RETURN 1` round trip with a deadline; version and databases if Neo4j."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
+from typing import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import neo4j
 
-from ..models import GraphHealth
-from .runner import Runner
+from ..models import Neo4jHealth
+from .runner import Runner, ServiceDown
+
+Auth = tuple[str, str] | None
+AuthSource = Callable[[], Awaitable[Auth]]
 
 
-class GraphProbe:
-    def __init__(self, runner: Runner, user: str = "", password: str = "", timeout: float = 5.0,
-                 history: int = 120) -> None:
+class Neo4jProbe:
+    """Probes Neo4j through the login node; raises ServiceDown when it cannot."""
+
+    def __init__(self, runner: Runner, auth: AuthSource | None = None, timeout: float = 5.0) -> None:
         self.runner = runner
-        self.auth = (user, password) if user else None
+        self.auth = auth
         self.timeout = timeout
-        self.latencies: deque[float] = deque(maxlen=history)
         self._drivers: dict[str, neo4j.AsyncDriver] = {}
 
     async def _driver(self, uri: str) -> neo4j.AsyncDriver:
@@ -28,13 +31,14 @@ class GraphProbe:
         target = f"bolt://{host}:{port}"
         driver = self._drivers.get(target)
         if driver is None:
+            auth = await self.auth() if self.auth is not None else None
             driver = neo4j.AsyncGraphDatabase.driver(
-                target, auth=self.auth, connection_timeout=self.timeout,
+                target, auth=auth, connection_timeout=self.timeout,
                 connection_acquisition_timeout=self.timeout, max_connection_pool_size=2)
             self._drivers[target] = driver
         return driver
 
-    async def probe(self, uri: str) -> GraphHealth:
+    async def probe(self, uri: str) -> Neo4jHealth:
         """`RETURN 1` with a deadline. The first try gets part of the time and one retry the
         rest: FalkorDB (the sandbox's Bolt server) leaves the first handshake after another
         client's GOODBYE unanswered, and a lost first SYN is not a dead database either."""
@@ -48,10 +52,10 @@ class GraphProbe:
         except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError, ValueError,
                 TimeoutError) as exc:
             await self._reset()
-            return GraphHealth(uri=uri, ok=False, latency_ms=None,
-                               error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise ServiceDown(f"{uri}: {reason}") from None
 
-    async def _probe_once(self, uri: str, timeout: float) -> GraphHealth:
+    async def _probe_once(self, uri: str, timeout: float) -> Neo4jHealth:
         async with asyncio.timeout(timeout):
             driver = await self._driver(uri)
             start = time.perf_counter()
@@ -60,9 +64,8 @@ class GraphProbe:
             if value != 1:
                 raise ValueError(f"RETURN 1 returned {value!r}")
             info = await driver.get_server_info()
-        self.latencies.append(latency)
         version, databases = await self._extras(driver)
-        return GraphHealth(uri=uri, ok=True, latency_ms=latency, server=info.agent,
+        return Neo4jHealth(url=uri, ready=True, latency_ms=latency, server=info.agent,
                            version=version or info.agent.partition("/")[2], databases=databases)
 
     @staticmethod

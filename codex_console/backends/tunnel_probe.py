@@ -1,0 +1,71 @@
+"""The tunnels' forwards, the `ssh` that carries them, and a real round trip through each one."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from ..config import Config
+from .sshconfig import override_args
+
+# Bolt magic + four protocol versions (5.x, 4.4, 4.3, 3): any Bolt server answers 4 bytes.
+BOLT_HANDSHAKE = bytes.fromhex("6060b017" "00000405" "00000404" "00000304" "00000003")
+HELLO = {"embed": b"GET /health HTTP/1.0\r\nHost: codex\r\n\r\n", "bolt": BOLT_HANDSHAKE,
+         "http": b"HEAD / HTTP/1.0\r\n\r\n"}
+
+
+@dataclass(frozen=True)
+class Forward:
+    name: str
+    local_port: int
+    remote_port: int
+
+
+@dataclass(frozen=True)
+class ForwardCheck:
+    up: bool
+    hung: bool  # no answer at all: the link (ssh, TCP, a sleeping laptop) is dead
+    error: str = ""
+
+
+def wanted_forwards(cfg: Config) -> list[Forward]:
+    t, s = cfg.tunnels, cfg.services
+    every = [Forward("embed", t.embed_local_port, s.embed_port),
+             Forward("bolt", t.bolt_local_port, s.bolt_port),
+             Forward("http", t.http_local_port, s.http_port)]
+    return [f for f in every if f.name in t.forwards]
+
+
+def ssh_argv(cfg: Config, node: str, forwards: list[Forward], control_path: str = "none") -> list[str]:
+    """One `ssh -N` for every forward, with the console's overrides over ~/.ssh/config; the
+    host key is always checked, and ssh never asks anything (it runs with no terminal)."""
+    argv = ["ssh", "-N", *override_args(cfg.login), "-o", "ExitOnForwardFailure=yes",
+            "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2", "-o", "BatchMode=yes",
+            "-o", "StrictHostKeyChecking=yes", "-o", "ControlMaster=no", "-o", f"ControlPath={control_path}"]
+    for f in forwards:
+        argv += ["-L", f"127.0.0.1:{f.local_port}:{node}:{f.remote_port}"]
+    return argv + [cfg.login.host]
+
+
+async def probe_forward(forward: Forward, timeout: float = 3.0) -> ForwardCheck:
+    """Talk to the service itself through the forward: ssh accepts on the local port even when
+    nothing answers on the node, so a bare connect proves nothing."""
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection("127.0.0.1", forward.local_port), timeout)
+    except asyncio.TimeoutError:
+        return ForwardCheck(False, True, "connect timed out")
+    except OSError as exc:
+        return ForwardCheck(False, False, f"nothing listens on 127.0.0.1:{forward.local_port} ({exc.strerror})")
+    try:
+        writer.write(HELLO[forward.name])
+        answer = await asyncio.wait_for(reader.read(4), timeout)
+    except asyncio.TimeoutError:
+        return ForwardCheck(False, True, "no answer through the tunnel")
+    except OSError as exc:
+        return ForwardCheck(False, False, f"connection broke ({exc.strerror or exc})")
+    finally:
+        writer.close()
+    if not answer:
+        return ForwardCheck(False, False, "closed by the far end (service down?)")
+    return ForwardCheck(True, False)

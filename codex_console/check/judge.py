@@ -1,0 +1,161 @@
+"""Pure judgement: a snapshot of readings and the thresholds in, one result per probe out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import ThresholdsConfig
+from ..models import EmbedHealth, Endpoints, GpuReport, Job, JobState, Neo4jHealth, ServiceHealth, Tunnel
+from ..readings import Reading
+from ..backends.slurm import service_job
+from .nagios import Perf, Range, State, judge_value, mib_to_mb, worst
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    name: str
+    state: State
+    summary: str
+    elapsed_s: float = 0.0
+    perfdata: tuple[Perf, ...] = ()
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    embed_warn: Range
+    embed_crit: Range
+    neo4j_warn: Range
+    neo4j_crit: Range
+    gpu_temp_warn: Range
+    gpu_temp_crit: Range
+    timeout_state: State = State.UNKNOWN
+
+    @classmethod
+    def from_config(cls, t: ThresholdsConfig) -> Thresholds:
+        return cls(Range.parse(t.embed_latency_warn), Range.parse(t.embed_latency_crit),
+                   Range.parse(t.neo4j_latency_warn), Range.parse(t.neo4j_latency_crit),
+                   Range.parse(t.gpu_temp_warn), Range.parse(t.gpu_temp_crit), State[t.timeout_state])
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One reading of every source, taken together (poller.gather)."""
+
+    jobs: Reading[list[Job]]
+    endpoints: Reading[Endpoints]
+    gpu: Reading[GpuReport]
+    embed: Reading[EmbedHealth]
+    neo4j: Reading[Neo4jHealth]
+    tunnels: Reading[list[Tunnel]] | None = None  # None: local mode
+
+    @property
+    def job(self) -> Job | None:
+        return service_job(self.jobs.value) if not self.jobs.stale else None
+
+    @property
+    def unreachable(self) -> bool:
+        return any(r is not None and r.stale and r.error_kind == "unreachable"
+                   for r in (self.jobs, self.endpoints))
+
+
+def _failed(name: str, reading: Reading, timeout_state: State, down: State = State.UNKNOWN) -> ProbeResult:
+    """A reading that could not be taken: cut by the deadline, no way to the login node (nothing
+    is known), or failed with an error (`down`)."""
+    state = {"timeout": timeout_state, "unreachable": State.UNKNOWN}.get(reading.error_kind, down)
+    return ProbeResult(name, state, reading.error, reading.elapsed)
+
+
+def judge_job(reading: Reading[list[Job]], job_name: str, th: Thresholds) -> ProbeResult:
+    if reading.stale:
+        return _failed("job", reading, th.timeout_state)
+    jobs = [j for j in reading.value or [] if j.state.alive]
+    job = service_job(jobs)
+    if job is None:
+        return ProbeResult("job", State.CRITICAL, f"no {job_name} job running or pending", reading.elapsed,
+                           (Perf("jobs_alive", 0, min=0),))
+    perf = (Perf("jobs_alive", len(jobs), min=0),)
+    if job.state is JobState.RUNNING:
+        where = f" on {job.node}" if job.node else ""
+        return ProbeResult("job", State.OK, f"job {job.job_id} R{where} {job.elapsed}".rstrip(),
+                           reading.elapsed, perf)
+    reason = f" ({job.reason})" if job.reason else ""
+    return ProbeResult("job", State.WARNING, f"job {job.job_id} {job.state.value}{reason}", reading.elapsed, perf)
+
+
+def judge_service(name: str, reading: Reading[ServiceHealth], endpoints: Reading[Endpoints],
+                  warn: Range, crit: Range, th: Thresholds) -> ProbeResult:
+    """The embed server and Neo4j alike: down, not ready, or its latency against the ranges."""
+    label = f"{name}_latency"
+    unmeasured = (Perf(label, None, "ms", warn.text, crit.text, 0),)
+    if reading.value is None and reading.note:
+        why = reading.note
+        ep = endpoints.value
+        if ep is not None and ep.stale and ep.reason:
+            why += f"; the job says: {ep.reason}"
+        return ProbeResult(name, State.CRITICAL, why, reading.elapsed, unmeasured)
+    if reading.stale or reading.value is None:
+        failed = _failed(name, reading, th.timeout_state, down=State.CRITICAL)
+        summary = failed.summary if reading.error_kind in ("timeout", "unreachable") else f"down: {failed.summary}"
+        return ProbeResult(name, failed.state, summary, failed.elapsed_s, unmeasured)
+    health = reading.value
+    if not health.ready or health.latency_ms is None:
+        return ProbeResult(name, State.CRITICAL, f"{health.url} not ready ({health.detail or 'no answer'})",
+                           reading.elapsed, unmeasured)
+    state = judge_value(health.latency_ms, warn, crit)
+    stale = " (endpoints marked stale)" if endpoints.value is not None and endpoints.value.stale else ""
+    perf = [Perf(label, round(health.latency_ms, 2), "ms", warn.text, crit.text, 0)]
+    if isinstance(health, EmbedHealth) and health.queue_depth is not None:
+        perf.append(Perf("embed_queue", health.queue_depth, min=0))
+    return ProbeResult(name, state, f"{name} ready {health.latency_ms:.0f} ms{stale}", reading.elapsed, tuple(perf))
+
+
+def judge_gpu(reading: Reading[GpuReport], th: Thresholds) -> ProbeResult | None:
+    if reading.value is None and reading.note:
+        return None  # no running job: nothing to measure
+    if reading.stale or reading.value is None:
+        return _failed("gpu", reading, th.timeout_state)
+    report = reading.value
+    perf, states, hot = [], [], []
+    for g in report.gpus:
+        perf.append(Perf(f"gpu{g.index}_util", g.utilization, "%", min=0, max=100))
+        perf.append(Perf(f"gpu{g.index}_mem", None if g.memory_used is None else mib_to_mb(g.memory_used),
+                         "MB", min=0, max=None if g.memory_total is None else mib_to_mb(g.memory_total)))
+        if g.temperature is not None:
+            state = judge_value(g.temperature, th.gpu_temp_warn, th.gpu_temp_crit)
+            states.append(state)
+            if state is not State.OK:
+                hot.append(f"gpu{g.index} {g.temperature:.0f}C")
+    state = max(states, default=State.OK)
+    summary = f"{len(report.gpus)} GPU(s) on {report.node}" + (f", hot: {', '.join(hot)}" if hot else "")
+    return ProbeResult("gpu", state, summary, reading.elapsed, tuple(perf))
+
+
+def judge_tunnels(reading: Reading[list[Tunnel]] | None, th: Thresholds) -> ProbeResult | None:
+    if reading is None:
+        return None
+    if reading.stale:
+        return _failed("tunnels", reading, th.timeout_state)
+    tunnels = reading.value or []
+    if not any(t.pid or t.error for t in tunnels):
+        return None  # no keeper runs here: nothing to check
+    down = [t for t in tunnels if not t.up]
+    if down:
+        return ProbeResult("tunnels", State.CRITICAL, "down: " + ", ".join(
+            f"{t.name} ({t.error or 'down'})" for t in down), reading.elapsed)
+    return ProbeResult("tunnels", State.OK, f"{len(tunnels)} tunnel(s) up", reading.elapsed)
+
+
+def judge(snapshot: Snapshot, job_name: str, th: Thresholds) -> list[ProbeResult]:
+    results = [judge_job(snapshot.jobs, job_name, th),
+               judge_service("embed", snapshot.embed, snapshot.endpoints, th.embed_warn, th.embed_crit, th),
+               judge_service("neo4j", snapshot.neo4j, snapshot.endpoints, th.neo4j_warn, th.neo4j_crit, th),
+               judge_gpu(snapshot.gpu, th), judge_tunnels(snapshot.tunnels, th)]
+    return [r for r in results if r is not None]
+
+
+def verdict(snapshot: Snapshot, results: list[ProbeResult]) -> State:
+    """The overall state: UNKNOWN when the login node could not be reached (nothing is known),
+    else the worst probe."""
+    if snapshot.unreachable:
+        return State.UNKNOWN
+    return worst([r.state for r in results])

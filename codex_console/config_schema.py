@@ -1,0 +1,123 @@
+"""Every setting of the console and the services job: its type, default, allowed range, doc."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def setting(default: Any, *, min: float | None = None, max: float | None = None,
+            choices: tuple[str, ...] | None = None, pattern: str | None = None,
+            secret: bool = False) -> Any:
+    """A dataclass field that knows its allowed values (checked when the config is loaded)."""
+    meta = {"min": min, "max": max, "choices": choices, "pattern": pattern, "secret": secret}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+PORT = {"min": 1, "max": 65535}
+DURATION = r"\d+[smhd]?"  # 30, 30s, 15m, 8h, 2d
+RANGE = r"@?(~|[-+]?\d+(\.\d+)?)?(:([-+]?\d+(\.\d+)?)?)?"  # monitoring-plugins range syntax
+
+
+@dataclass
+class LoginConfig:
+    host: str = setting("98dci4-srv-1001", pattern=r"[A-Za-z0-9_.@:%+-]+")  # name or ~/.ssh/config alias
+    port: int = setting(0, min=0, max=65535)  # 0: as ~/.ssh/config says (else 22)
+    user: str = setting("")  # "": as ~/.ssh/config says (else the local user)
+    identity: str = setting("")  # "": as ~/.ssh/config says
+    known_hosts: str = setting("")  # "": as ~/.ssh/config says (UserKnownHostsFile)
+    ssh_config: str = setting("")  # "": ~/.ssh/config (aliases, ProxyJump...); a path; or "none"
+    transport: str = setting("asyncssh", choices=("asyncssh", "openssh"))
+    control_persist: str = setting("8h", pattern=DURATION)  # openssh transport: master lifetime
+    local: bool = setting(False)  # already on the login node: run commands here, no SSH
+    connect_timeout: float = setting(10.0, min=1, max=300)
+    command_timeout: float = setting(20.0, min=1, max=600)
+    keepalive: float = setting(15.0, min=1, max=600)
+
+
+@dataclass
+class SlurmConfig:
+    job_name: str = setting("codex-services", pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+    partitions: list[str] = setting(["titan", "rigel", "sun", "sirius"])
+    template: str = setting("services", choices=("services", "embed", "neo4j"))
+    gpus: int = setting(1, min=0, max=16)
+    cpus_per_gpu: int = setting(4, min=1, max=256)
+    mem: str = setting("64G", pattern=r"\d+[KMGT]?")
+    time_limit: str = setting("7-00:00:00", pattern=r"(\d+-)?\d{1,2}(:\d{2}){0,2}|UNLIMITED")
+    nodelist: str = setting("", pattern=r"[A-Za-z0-9_.,\[\]-]{0,256}")
+    gpu_query: str = setting("srun", choices=("srun", "ssh"))  # how nvidia-smi reaches the node
+
+
+@dataclass
+class ServicesConfig:
+    embed_port: int = setting(18765, **PORT)
+    bolt_port: int = setting(7687, **PORT)
+    http_port: int = setting(7474, **PORT)
+    endpoints_file: str = setting("~/.codex-services.env")
+    endpoints_mode: str = setting("0600", choices=("0600", "0640"))  # 0640: the group reads it
+    group: str = setting("", pattern=r"[A-Za-z0-9_.-]{0,64}")  # team group of the shared files
+    log_dir: str = setting("~/.local/share/codex-console/services", pattern=r"[A-Za-z0-9_./%+~$-]{1,512}")
+    embed_command: str = setting("codex-embed-server")
+    model: str = setting("~/models/Qwen3-Embedding-0.6B")
+    embed_device: str = setting("auto", pattern=r"auto|cpu|cuda(:\d+)?")
+    embed_dimension: int = setting(256, min=1, max=65536)
+    neo4j_command: str = setting(
+        "apptainer exec --bind $HOME/neo4j/data:/data $HOME/neo4j/neo4j.sif neo4j console")
+    neo4j_lock: str = setting("$HOME/neo4j/data/databases/store_lock")
+    neo4j_user: str = setting("")
+    neo4j_password: str = setting("", secret=True)
+    neo4j_password_file: str = setting("")  # on the cluster; read through the login node
+    api_key_file: str = setting("")  # "": created by `serve start` when the server is not local
+    restart_limit: int = setting(5, min=0, max=1000)  # restarts in a row before a replica is down
+    requeue_limit: int = setting(3, min=0, max=100)  # self-requeues in requeue_window, then FAILED
+    requeue_window: str = setting("24h", pattern=DURATION)
+    exclude_failed_node: bool = setting(True)  # a requeue after a GPU failure avoids that node
+    ready_timeout: int = setting(600, min=10, max=7200)  # seconds a service may take to get ready
+    stop_timeout: int = setting(110, min=5, max=3600)  # seconds Neo4j gets to stop on SIGTERM
+    rollover_lead: str = setting("30m", pattern=DURATION)  # hand over this long before the limit
+
+
+@dataclass
+class TunnelsConfig:
+    embed_local_port: int = setting(18765, **PORT)
+    bolt_local_port: int = setting(17687, **PORT)
+    http_local_port: int = setting(17474, **PORT)
+    state_dir: str = setting("")  # "": $XDG_STATE_HOME/codex-console/tunnels
+    forwards: list[str] = setting(["embed", "bolt", "http"])
+    check_interval: float = setting(5.0, min=0.5, max=300)
+
+
+@dataclass
+class PollConfig:
+    slurm: float = setting(15.0, min=0.2, max=3600)
+    gpu: float = setting(3.0, min=0.2, max=3600)
+    embed: float = setting(2.0, min=0.2, max=3600)
+    neo4j: float = setting(5.0, min=0.2, max=3600)
+    tunnels: float = setting(5.0, min=0.2, max=3600)
+
+
+@dataclass
+class ThresholdsConfig:
+    """Nagios ranges (`10`, `10:`, `~:10`, `10:20`, `@10:20`): alert when outside (or inside, @)."""
+
+    embed_latency_warn: str = setting("500", pattern=RANGE)  # ms
+    embed_latency_crit: str = setting("3000", pattern=RANGE)
+    neo4j_latency_warn: str = setting("250", pattern=RANGE)  # ms
+    neo4j_latency_crit: str = setting("2000", pattern=RANGE)
+    gpu_temp_warn: str = setting("85", pattern=RANGE)  # C
+    gpu_temp_crit: str = setting("92", pattern=RANGE)
+    check_timeout: float = setting(20.0, min=1, max=600)
+    timeout_state: str = setting("UNKNOWN", choices=("OK", "WARNING", "CRITICAL", "UNKNOWN"))
+
+
+@dataclass
+class UiConfig:
+    readonly: bool = setting(False)
+    chart_window: str = setting("5m", choices=("5m", "1h", "24h"))
+
+
+SECTIONS = {"login": LoginConfig, "slurm": SlurmConfig, "services": ServicesConfig,
+            "tunnels": TunnelsConfig, "poll": PollConfig, "thresholds": ThresholdsConfig,
+            "ui": UiConfig}

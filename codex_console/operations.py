@@ -1,0 +1,246 @@
+"""Every operation on the services, defined once: its key, label, whether it needs a yes, the
+exact commands it will run for the jobs at hand, and how they run.
+
+The dashboard's key bindings, its command palette and confirmations, and the CLI's `serve` and
+`tunnel` subcommands are all made from `OPERATIONS`, so a verb means the same everywhere:
+
+    start    submit the services job (refused while one exists; the check runs on the cluster)
+    stop     cancel every job of the service (all of them: the hand-over pair too)
+    requeue  `scontrol requeue` the service job: same job id, a new allocation (~2 min wait)
+    restart  restart the embed replicas inside the running job, one at a time (no new job)
+    restart-neo4j   restart Neo4j inside the running job
+    resubmit cancel every job of the service, then submit a new one (when the node is bad)
+    tunnel start / tunnel stop     the tunnel keeper on this machine
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from . import deploy
+from .backends.cluster import Cluster, home_path
+from .backends.runner import RemoteError, Unreachable
+from .backends.ssh import ActionInDoubt
+from .backends.slurm import SlurmClient, service_job
+from .models import Job, JobState
+
+
+class NotPossible(RuntimeError):
+    """The operation does not apply now (no job to cancel...); the message says why."""
+
+
+class OperationFailed(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Step:
+    argv: tuple[str, ...]
+    stdin: str | None = None  # e.g. the sbatch script
+    local: bool = False  # runs on this machine, not on the login node
+
+    def show(self) -> str:
+        return shlex.join(self.argv) + (" <services.sbatch" if self.stdin else "")
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...]
+    summary: str  # what will happen, in words
+    token: str = ""  # a submission's token (its --comment), to find it after a lost answer
+
+    @property
+    def commands(self) -> list[str]:
+        return [s.show() for s in self.steps]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    message: str
+    job_id: str = ""
+
+
+Planner = Callable[[Cluster, list[Job]], Awaitable[Plan]]
+Runner = Callable[[Cluster, Plan], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str  # the CLI word: `codex-console <group> <name>`
+    key: str  # the dashboard key
+    label: str  # the footer's word
+    description: str  # help, palette, `--help`
+    destructive: bool  # asks first (Cancel is the default), shows the commands
+    plan: Planner
+    run: Runner | None = None  # None: run the plan's steps in order (`execute`)
+    group: str = "serve"
+
+
+def _job(jobs: list[Job], *, running: bool = False) -> Job:
+    job = service_job(jobs)
+    if job is None:
+        raise NotPossible("no service job")
+    if running and job.state is not JobState.RUNNING:
+        raise NotPossible(f"job {job.job_id} is {job.state.name.lower()}, not running")
+    return job
+
+
+def _where(job: Job) -> str:
+    return f"job {job.job_id} ({job.state.name.lower()}{' on ' + job.node if job.node else ''})"
+
+
+async def plan_start(cluster: Cluster, jobs: list[Job]) -> Plan:
+    alive = [j for j in jobs if j.state.alive]
+    if alive:
+        raise NotPossible(f"{_where(alive[-1])} exists already; a second one would only wait (singleton)")
+    return await submission(cluster, "submit the services job")
+
+
+async def submission(cluster: Cluster, what: str) -> Plan:
+    """Render for the best partition and submit through the guard: under a lock next to the
+    endpoints file, sbatch runs only if no job of the name exists (any state not finished)."""
+    cfg = cluster.cfg
+    try:
+        place = deploy.placement(cfg, await cluster.slurm.partitions())
+    except RemoteError:
+        place = deploy.Placement(cfg.slurm.partitions[0], cfg.slurm.template)
+    home = await cluster.remote_home()
+    script = deploy.render(cfg, place.template, partition=place.partition, home=home,
+                           api_key_file=cluster.api_key_file)
+    token = uuid.uuid4().hex[:16]
+    steps = [Step(("mkdir", "-p", deploy.absolute(cfg.services.log_dir, home)))]
+    if cluster.api_key_file != "none":
+        steps.append(Step(deploy.keygen_argv(cluster.api_key_file, cfg.services.endpoints_mode,
+                                             cfg.services.group)))
+    lock = home_path(cfg.services.endpoints_file) + ".lock"
+    steps.append(Step(tuple(deploy.guarded_argv(lock, cfg.slurm.job_name, SlurmClient.submit_argv(token))),
+                      stdin=script))
+    note = f" ({place.note})" if place.note else ""
+    return Plan(tuple(steps), f"{what}: {place.template} on {place.partition}{note}", token)
+
+
+async def plan_stop(cluster: Cluster, jobs: list[Job]) -> Plan:
+    alive = [j for j in jobs if j.state.alive]
+    if not alive:
+        raise NotPossible("no service job")
+    ids = [j.job_id for j in alive]
+    return Plan((Step(tuple(SlurmClient.cancel_argv(ids))),), "cancel " + ", ".join(_where(j) for j in alive))
+
+
+async def plan_requeue(cluster: Cluster, jobs: list[Job]) -> Plan:
+    job = _job(jobs, running=True)
+    return Plan((Step(tuple(SlurmClient.requeue_argv(job.job_id))),),
+                f"requeue {_where(job)}: it stops, waits about 2 minutes, then starts on a new allocation")
+
+
+def _signal_plan(signal: str, what: str) -> Planner:
+    async def plan(cluster: Cluster, jobs: list[Job]) -> Plan:
+        job = _job(jobs, running=True)
+        return Plan((Step(tuple(SlurmClient.signal_argv(job.job_id, signal))),),
+                    f"{what} inside {_where(job)}; the job and its allocation stay")
+    return plan
+
+
+async def plan_resubmit(cluster: Cluster, jobs: list[Job]) -> Plan:
+    stop = await plan_stop(cluster, jobs)
+    fresh = await submission(cluster, "then submit a new job")
+    # The guard would refuse while the old job ends: it waits for none to be left first.
+    wait = Step(("sh", "-c", deploy.WAIT_GONE, "sh", cluster.cfg.slurm.job_name))
+    return Plan(stop.steps + (wait,) + fresh.steps, f"{stop.summary}; {fresh.summary}", fresh.token)
+
+
+async def plan_tunnels_open(cluster: Cluster, jobs: list[Job]) -> Plan:
+    if cluster.cfg.login.local:
+        raise NotPossible("local mode: the services are reachable without tunnels")
+    return Plan((Step(tuple(cluster.tunnels.spawn_argv()), local=True),),
+                f"start the tunnel keeper ({', '.join(cluster.tunnels.forward_names())})")
+
+
+async def plan_tunnels_close(cluster: Cluster, jobs: list[Job]) -> Plan:
+    pid = cluster.tunnels.keeper_pid()
+    if pid is None:
+        raise NotPossible("no tunnel keeper runs")
+    return Plan((Step(("kill", "-TERM", str(pid)), local=True),), "stop the tunnel keeper and its ssh")
+
+
+async def run_tunnels_open(cluster: Cluster, plan: Plan) -> Outcome:
+    tunnels = await cluster.tunnels.start()
+    up = [t.name for t in tunnels if t.up]
+    down = [f"{t.name} ({t.error or 'down'})" for t in tunnels if not t.up]
+    return Outcome("tunnels up: " + (", ".join(up) or "none") + ("; down: " + ", ".join(down) if down else ""))
+
+
+async def run_tunnels_close(cluster: Cluster, plan: Plan) -> Outcome:
+    stopped = await asyncio.to_thread(cluster.tunnels.stop)
+    return Outcome("tunnels closed" if stopped else "no tunnels were open")
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("start", "s", "Start", "Submit the services job", False, plan_start),
+    Operation("stop", "c", "Stop", "Stop: cancel every job of the service", True, plan_stop),
+    Operation("requeue", "r", "Requeue", "Requeue the job (new allocation, same id)", True, plan_requeue),
+    Operation("restart", "R", "Restart", "Restart the embed replicas in place, one at a time", True,
+              _signal_plan("USR1", "restart the embed replicas one at a time")),
+    Operation("restart-neo4j", "N", "Neo4j", "Restart Neo4j in place", True,
+              _signal_plan("USR2", "restart Neo4j")),
+    Operation("resubmit", "X", "Resubmit", "Cancel the job and submit a new one", True, plan_resubmit),
+    Operation("start", "t", "Tunnels", "Open the tunnels (a keeper keeps them up)", False,
+              plan_tunnels_open, run_tunnels_open, group="tunnel"),
+    Operation("stop", "T", "Close", "Close the tunnels", False, plan_tunnels_close,
+              run_tunnels_close, group="tunnel"),
+)
+BY_NAME = {f"{op.group} {op.name}": op for op in OPERATIONS}
+
+
+def operation(group: str, name: str) -> Operation:
+    return BY_NAME[f"{group} {name}"]
+
+
+async def perform(cluster: Cluster, op: Operation, plan: Plan) -> Outcome:
+    """Run what the plan says, the way the confirmation showed it."""
+    outcome = await (op.run or execute)(cluster, plan)
+    cluster.sources.refresh()
+    return outcome
+
+
+async def execute(cluster: Cluster, plan: Plan) -> Outcome:
+    job_id = ""
+    for step in plan.steps:
+        try:
+            res = await cluster.runner.run(list(step.argv), input=step.stdin, timeout=60)
+        except ActionInDoubt:
+            if not plan.token:
+                raise
+            job_id = await _recover(cluster, plan, step)
+            continue
+        if not res.ok:
+            raise OperationFailed(f"{step.argv[0]} failed: {res.error_text()}")
+        if plan.token and step.stdin is not None:
+            job_id = res.stdout.strip().split(";")[0]
+    return Outcome(plan.summary + (f": job {job_id}" if job_id else ""), job_id)
+
+
+async def _recover(cluster: Cluster, plan: Plan, step: Step) -> str:
+    """The connection broke while sbatch ran: ask Slurm whether it took the job before
+    submitting again (and the guard would refuse a duplicate anyway)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            found = await cluster.slurm.job_with_token(plan.token)
+            break
+        except Unreachable:
+            if time.monotonic() > deadline:
+                raise OperationFailed("the connection broke while sbatch ran and did not come back: "
+                                      "check `squeue --me` before submitting again") from None
+            await asyncio.sleep(1)
+    if found is not None:
+        return found.job_id
+    res = await cluster.runner.run(list(step.argv), input=step.stdin, timeout=60)
+    if not res.ok:
+        raise OperationFailed(f"{step.argv[0]} failed after a reconnect: {res.error_text()}")
+    return res.stdout.strip().split(";")[0]

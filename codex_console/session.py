@@ -10,7 +10,8 @@ from .backends.bench import Progress
 from .backends.cluster import Cluster
 from .backends.poller import Source
 from .config import Config
-from .models import BenchPoint, Job
+from .bench_log import BenchRun
+from .models import Job
 from .operations import Operation, Outcome, Plan, perform
 from .readings import Reading
 
@@ -51,7 +52,7 @@ class ConsoleSession:
     async def perform(self, op: Operation, plan: Plan) -> Outcome:
         return await perform(self._cluster, op, plan)
 
-    async def benchmark(self, progress: Progress | None = None) -> list[BenchPoint]:
+    async def benchmark(self, progress: Progress | None = None) -> BenchRun:
         return await self._cluster.benchmark(progress)
 
     async def follow_log(self, lines: int = 500) -> AsyncIterator[str]:

@@ -10,11 +10,12 @@ import asyncio
 import contextlib
 import json
 import sys
+import time
 from dataclasses import asdict
 from typing import Any
 
 from . import config as config_mod
-from . import deploy, watchdog
+from . import bench_log, deploy, history, report, watchdog
 from .backends.cluster import Cluster
 from .backends.poller import Waiting
 from .backends.runner import RemoteError
@@ -51,6 +52,7 @@ async def _check(cfg: Config, args: argparse.Namespace) -> int:
             await _resubmit(cluster, result)
         if result.state is not State.OK:
             await _log_lines(cluster, result)
+        await _remember(cluster, result)
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(cluster.close(), 2)
@@ -59,6 +61,18 @@ async def _check(cfg: Config, args: argparse.Namespace) -> int:
     elif not (args.quiet and result.state is State.OK and not result.resubmitted):
         print("\n".join(result.lines()))
     return result.exit_code
+
+
+async def _remember(cluster: Cluster, result: CheckResult) -> None:
+    """One line in the history file next to the endpoints file (not when the login node is out
+    of reach: there is nowhere to write it)."""
+    if any(r.error_kind == "unreachable" for r in (cluster.sources.jobs.reading, cluster.sources.endpoints.reading)):
+        return
+    entry = history.Entry(time.time(), result.state.name, result.summary, result.job.job_id if result.job else "")
+    try:
+        await asyncio.wait_for(cluster.record_check(entry), 10)
+    except (RemoteError, TimeoutError) as exc:
+        result.notes.append(f"history not written: {exc}")
 
 
 async def _log_lines(cluster: Cluster, result: CheckResult, lines: int = 5) -> None:
@@ -121,6 +135,10 @@ async def _run(cfg: Config, args: argparse.Namespace) -> int:
             return await logs(cluster, args)
         if args.command == "bench":
             return await bench(cluster, args)
+        if args.command == "report":
+            summary = await cluster.health_summary(config_mod.seconds(args.since))
+            print(report.as_json(summary) if _json(args) else report.as_text(summary, args.since))
+            return 0
         raise AssertionError(args.command)
     finally:
         await cluster.close()
@@ -194,9 +212,11 @@ async def bench(cluster: Cluster, args: argparse.Namespace) -> int:
         if not as_json:
             print(f"  batch {point.batch_size:>4}: {point.texts_per_s:8.1f} texts/s  ({done}/{total})", flush=True)
 
-    points = await cluster.benchmark(progress)
+    run = await cluster.benchmark(progress)
     if as_json:
-        print(json.dumps([asdict(p) for p in points]))
+        print(json.dumps(asdict(run)))
+    else:
+        print(f"{run.label}, dimension {run.dimension}, {run.route} via {run.path}; saved to {bench_log.log_path()}")
     return 0
 
 

@@ -15,10 +15,16 @@ declare -A PID=() FAILS=() SINCE=() READY=() LASTRC=() WHY=()
 SERVICES=()
 PUBLISHED=""
 FINAL_REASON=""  # why the whole job stops serving (ending, requeued, gave up)
-LAST_EVENT=""
+EVENTS_LIST=()  # the last few things the supervisor did, for the console's events pane
 WANT_RESTART=""
 
 log() { printf '%s [codex-services %s] %s\n' "$(date +%H:%M:%S)" "${SLURM_JOB_ID:-?}" "$*"; }
+event() {  # logged, and kept (the last 5) in the endpoints file's EVENTS
+  log "$1"
+  EVENTS_LIST+=("$(date -u +%H:%M:%SZ) $1")
+  [ ${#EVENTS_LIST[@]} -gt 5 ] && EVENTS_LIST=("${EVENTS_LIST[@]: -5}")
+  return 0
+}
 nap() { sleep "$1" & wait $! 2>/dev/null; }  # a sleep that signals interrupt
 
 ready_urls() {
@@ -65,7 +71,7 @@ write_endpoints() {  # $1: stale flag (optional; else derived). Atomic, only whe
     echo "RESTART_COUNT=$RESTART_COUNT"
     [ -n "$LOG_FILE" ] && echo "LOG_FILE=$(printf %q "$LOG_FILE")"
     [ -n "$why" ] && echo "REASON=$(printf %q "$why")"
-    [ -n "$LAST_EVENT" ] && echo "LAST_EVENT=$(printf %q "$LAST_EVENT")"
+    [ ${#EVENTS_LIST[@]} -gt 0 ] && echo "EVENTS=$(IFS='|'; printf %q "${EVENTS_LIST[*]}")"
     extra_endpoints
     echo "STALE=$stale"
   )
@@ -196,14 +202,14 @@ requeue_or_give_up() {  # $1: why
   for name in "${SERVICES[@]}"; do READY[$name]=0; done
   if [ "$recent" -gt "$REQUEUE_LIMIT" ]; then
     FINAL_REASON="gave up after $((recent - 1)) requeues in ${REQUEUE_WINDOW}s: $1"
-    log "$FINAL_REASON"
+    event "$FINAL_REASON"
     write_endpoints 1
     stop_all
     log "ending as FAILED: $FINAL_REASON"
     exit 1
   fi
   FINAL_REASON="requeued off $NODE ($((recent))/$REQUEUE_LIMIT in ${REQUEUE_WINDOW}s): $1"
-  log "$FINAL_REASON"
+  event "$FINAL_REASON"
   write_endpoints 1
   stop_all
   trap '' TERM  # Slurm's TERM for the requeue must not cut the exclusion below short
@@ -232,7 +238,7 @@ on_exit() {  # name rc: restart with backoff, or mark down past the limit
   if [ "${FAILS[$name]}" -gt "$RESTART_LIMIT" ]; then
     STATE[$name]=down
     WHY[$name]="$name failed ${FAILS[$name]} times in a row (last exit $rc); marked down"
-    log "${WHY[$name]}; the other services keep serving"
+    event "${WHY[$name]}; the other services keep serving"
     write_endpoints
     [[ $name == embed* ]] && all_replicas_down && device_failure &&
       requeue_or_give_up "no working GPU on $NODE (embed exit $EXIT_DEVICE: device unusable)"
@@ -241,7 +247,7 @@ on_exit() {  # name rc: restart with backoff, or mark down past the limit
   delay=$(( 1 << (FAILS[$name] - 1) )); [ $delay -gt 30 ] && delay=30
   STATE[$name]=backoff
   NEXT_START[$name]=$((SECONDS + delay))
-  log "$name exited ($rc); restart ${FAILS[$name]}/$RESTART_LIMIT in ${delay}s"
+  event "$name exited ($rc); restart ${FAILS[$name]}/$RESTART_LIMIT in ${delay}s"
 }
 
 all_replicas_down() {
@@ -270,7 +276,7 @@ check_ready() {  # name: readiness until ready, then every 5 s
     if [ "${READY[$name]}" != 1 ]; then
       READY[$name]=1
       log "$name is ready after $((SECONDS - SINCE[$name]))s"
-      [ "${FAILS[$name]:-0}" -gt 0 ] && log "$name is back"
+      [ "${FAILS[$name]:-0}" -gt 0 ] && event "$name is back"
     fi
   elif [ "${READY[$name]}" = 1 ]; then  # three misses in a row (15 s), not one lost handshake
     MISSES[$name]=$(( ${MISSES[$name]:-0} + 1 ))
@@ -300,8 +306,7 @@ supervise() {  # one pass over every service
 
 restart_in_place() {  # which: embed (one replica at a time) or neo4j
   local which=$1 name t0
-  LAST_EVENT="$which restart requested at $(date -u +%H:%M:%SZ)"
-  log "in-place restart of $which requested"
+  event "in-place restart of $which requested"
   for name in "${SERVICES[@]}"; do
     [[ $name == "$which"* ]] || continue
     READY[$name]=0
@@ -319,8 +324,7 @@ restart_in_place() {  # which: embed (one replica at a time) or neo4j
     done
     write_endpoints
   done
-  LAST_EVENT="$which restarted in place at $(date -u +%H:%M:%SZ)"
-  log "$LAST_EVENT"
+  event "$which restarted in place"
   write_endpoints
 }
 

@@ -7,7 +7,10 @@ The TUI's start-up code, the headless check and the CLI each make one; the sourc
 from __future__ import annotations
 
 import shlex
+import time
 
+from .. import bench_log, history
+from ..bench_log import BenchRun
 from ..config import Config
 from .bench import Progress, run_benchmark
 from .connect import make_runner
@@ -86,11 +89,34 @@ class Cluster:
         return s.neo4j_user, password
 
     # -- things the operations and screens ask for ------------------------------------------
-    async def benchmark(self, progress: Progress | None = None):
+    async def benchmark(self, progress: Progress | None = None) -> BenchRun:
+        """A labelled run against the embed server, remembered in the benchmark log."""
         ep = self.sources.endpoints.reading.value or await self.endpoints_reader.read()
         if not ep.embed_url:
             raise Waiting("no embed server to benchmark")
-        return await run_benchmark(self.embed, ep.embed_url, progress=progress)
+        health = self.sources.embed.reading.fresh_value or await self.embed.probe(ep.embed_url)
+        points = await run_benchmark(self.embed, ep.embed_url, progress=progress)
+        path = "direct (on the login node)" if self.cfg.login.local else f"ssh forward via {self.cfg.login.host}"
+        run = BenchRun(time.time(), health.model or "?", health.device or "?", health.dimension, "/embed",
+                       path, tuple(points))
+        bench_log.save(run)
+        return run
+
+    @property
+    def history_file(self) -> str:
+        return history.history_path(self.cfg.services.endpoints_file)
+
+    async def health_summary(self, since: float | None = None) -> history.Summary:
+        """The watchdog's history on the cluster, summed up (an empty one when there is none)."""
+        res = await self.runner.poll(["sh", "-c", 'tail -n 2100 -- "$1" 2>/dev/null; true', "sh",
+                                      home_path(self.history_file)])
+        return history.summarize(history.parse(res.stdout), time.time(), since)
+
+    async def record_check(self, entry: history.Entry) -> None:
+        res = await self.runner.run(history.append_argv(home_path(self.history_file)), input=entry.line() + "\n",
+                                    timeout=10)
+        if not res.ok:
+            raise RemoteError(f"could not add to {self.history_file}: {res.error_text()}")
 
     async def log_argv(self, lines: int = 200, follow: bool = True) -> list[str]:
         """`tail` of the service job's log: -F follows it across rotation and truncation."""

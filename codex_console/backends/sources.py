@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from ..history import Summary
 from ..models import EmbedHealth, Endpoints, GpuReport, Job, JobState, Neo4jHealth, Tunnel
 from .poller import Samples, Source, Waiting, gather
 from .runner import RemoteError, Unreachable
@@ -22,7 +23,7 @@ from .slurm import service_job
 if TYPE_CHECKING:
     from .cluster import Cluster
 
-SOURCE_NAMES = ("jobs", "endpoints", "gpu", "embed", "neo4j", "tunnels")
+SOURCE_NAMES = ("jobs", "endpoints", "gpu", "embed", "neo4j", "tunnels", "health")
 
 
 def gpu_samples(report: GpuReport) -> Samples:
@@ -64,11 +65,16 @@ class Sources:
         self.neo4j = Source[Neo4jHealth]("neo4j", self._neo4j, p.neo4j, after=[self.endpoints],
                                          sampler=latency_samples)
         self.tunnels = Source[list[Tunnel]]("tunnels", self._tunnels, p.tunnels)
+        self.health = Source[Summary]("health", self._health, 60.0)
 
-    def all(self) -> list[Source]:
-        """In dependency order; no tunnels in local mode (nothing to tunnel from)."""
+    def checked(self) -> list[Source]:
+        """What the check judges, in dependency order; no tunnels in local mode."""
         every = [self.jobs, self.endpoints, self.gpu, self.embed, self.neo4j]
         return every if self.cluster.cfg.login.local else every + [self.tunnels]
+
+    def all(self) -> list[Source]:
+        """What the dashboard shows: the checked sources and the watchdog's history."""
+        return self.checked() + [self.health]
 
     def start(self) -> None:
         # A new job list may mean a new endpoints file: read it now, not at its next tick.
@@ -85,7 +91,7 @@ class Sources:
             await source.stop()
 
     async def gather(self, timeout: float) -> None:
-        await gather(self.all(), timeout)
+        await gather(self.checked(), timeout)
 
     @property
     def job(self) -> Job | None:
@@ -118,3 +124,6 @@ class Sources:
 
     async def _tunnels(self) -> list[Tunnel]:
         return await asyncio.to_thread(self.cluster.tunnels.status)
+
+    async def _health(self) -> Summary:
+        return await self.cluster.health_summary()

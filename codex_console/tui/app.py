@@ -15,7 +15,9 @@ from textual import on
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from ..models import BenchPoint, Job
+from .. import bench_log
+from ..bench_log import BenchRun
+from ..models import Job
 from ..operations import OPERATIONS, NotPossible, Operation, operation
 from ..readings import Reading
 from ..session import ConsoleSession
@@ -26,6 +28,7 @@ from .screens.confirm import ConfirmScreen
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
 from .screens.log import LogScreen
+from .widgets.panel import SourcePanel
 
 GATED = {"operation", "bench"}  # disabled in read-only mode
 WINDOWS = ("5m", "1h", "24h")
@@ -47,7 +50,7 @@ class CodexApp(App):
         self.clock = clock
         self.wallclock = wallclock
         self.readings: dict[str, Reading] = {}
-        self.bench_results: list[BenchPoint] = []
+        self.bench_runs: list[BenchRun] | None = None  # read from the benchmark log when first shown
         self.sub_title = where
 
     def get_default_screen(self) -> Screen:
@@ -140,11 +143,19 @@ class CodexApp(App):
             self.push_screen(LogScreen(self.session.follow_log))
 
     def action_bench(self) -> None:
-        if self.session is not None:
-            self.push_screen(BenchScreen(self.session.benchmark, self.bench_results))
+        if self.bench_runs is None:
+            self.bench_runs = bench_log.load()
+        if self.session is not None or self.bench_runs:
+            run = self.session.benchmark if self.session is not None else _offline
+            self.push_screen(BenchScreen(run, self.bench_runs, self.readonly))
 
     def action_window(self) -> None:
         self.window = WINDOWS[(WINDOWS.index(self.window) + 1) % len(WINDOWS)] if self.window in WINDOWS else "5m"
         self.notify(f"charts: last {self.window}", timeout=2)
-        for source, reading in self.readings.items():
-            self.post_message(ReadingArrived(source, reading))
+        for screen in self.screen_stack:
+            for panel in screen.query(SourcePanel):
+                panel.redraw()
+
+
+async def _offline(progress: object) -> BenchRun:
+    raise RuntimeError("no connection to the cluster")

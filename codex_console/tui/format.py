@@ -31,6 +31,7 @@ def num(value: float | None, fmt: str = "{:.0f}", unit: str = "") -> str:
 def age(seconds: float | None) -> str:
     if seconds is None:
         return "never"
+    seconds = max(0.0, seconds)  # two clocks (laptop, login node) can disagree a little
     if seconds < 60:
         return f"{seconds:.0f}s"
     if seconds < 3600:

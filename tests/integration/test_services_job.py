@@ -179,7 +179,7 @@ async def test_requests_keep_succeeding_during_a_rolling_restart_in_place(sandbo
     async def restarted() -> bool:
         now = {pid for port in (cfg.services.embed_port, cfg.services.embed_port + 1) for pid in embed_pids(port)}
         e = read_endpoints(cfg)
-        return len(now) == 2 and not now & before and len(e.embed_urls) == 2 and "restarted" in e.get("LAST_EVENT")
+        return len(now) == 2 and not now & before and len(e.embed_urls) == 2 and "embed restarted in place" in e.get("EVENTS")
 
     try:
         assert await wait_for(restarted, 120), read_endpoints(cfg)

@@ -7,13 +7,15 @@ from pathlib import Path
 from codex_console.backends.gpu import parse_report
 from codex_console.backends.slurm_parse import parse_squeue_json
 from codex_console.backends.sources import embed_samples, gpu_samples, latency_samples
+from codex_console.bench_log import BenchRun
 from codex_console.models import (BenchPoint, EmbedHealth, Endpoints, GpuReport, Neo4jHealth, Tunnel)
+from codex_console import history as check_history
 from codex_console.readings import History, Reading
 from codex_console.tui.app import CodexApp
 
 FIX = Path(__file__).parent.parent / "fixtures"
 NOW = 1000.0  # the app's monotonic clock
-WALL = 1795903838.0  # its wall clock
+WALL = 1795905000.0  # its wall clock, a few minutes after the recorded week of checks
 NODE = "98dci4-gpu-0002"
 
 
@@ -52,6 +54,8 @@ def recorded_readings(stale_neo4j: bool = False) -> dict[str, Reading]:
         "gpu": Reading(report, NOW - 1, history=gpu_history),
         "embed": Reading(embeds[-1], NOW - 1, history=_history(embed_samples, embeds)),
         "neo4j": neo4j,
+        "health": Reading(check_history.summarize(
+            check_history.parse((FIX / "history" / "week.jsonl").read_text()), WALL, since=7 * 86400), NOW - 30),
         "tunnels": Reading([
             Tunnel(name="embed", local_port=18765, remote_host=NODE, remote_port=18765, up=True, pid=4242,
                    started=WALL - 3600, checked=WALL - 5),
@@ -63,6 +67,11 @@ def recorded_readings(stale_neo4j: bool = False) -> dict[str, Reading]:
 def recorded_app(*, stale_neo4j: bool = False, **kwargs) -> CodexApp:
     app = CodexApp(None, clock=lambda: NOW, wallclock=lambda: WALL, where="alice@98dci4-srv-1001", **kwargs)
     app.readings.update(recorded_readings(stale_neo4j))
-    app.bench_results = [BenchPoint(b, t, 1.0) for b, t in
-                         ((1, 21.0), (10, 201.0), (50, 455.0), (100, 498.0), (200, 510.0), (500, 505.0))]
+    app.bench_runs = [
+        BenchRun(WALL - 86400 * 2, "Qwen3-Embedding-0.6B", "cuda:0", 256, "/embed", "ssh forward via 98dci4-srv-1001",
+                 tuple(BenchPoint(b, t, 1.0) for b, t in ((1, 20.0), (10, 190.0), (50, 430.0), (100, 470.0),
+                                                          (200, 490.0), (500, 480.0)))),
+        BenchRun(WALL - 600, "Qwen3-Embedding-0.6B", "cuda:0", 256, "/embed", "ssh forward via 98dci4-srv-1001",
+                 tuple(BenchPoint(b, t, 1.0) for b, t in ((1, 21.0), (10, 201.0), (50, 455.0), (100, 498.0),
+                                                          (200, 510.0), (500, 505.0))))]
     return app

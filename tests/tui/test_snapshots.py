@@ -15,6 +15,14 @@ def test_dashboard_at_80x24(snap_compare):
     assert snap_compare(recorded_app(), terminal_size=(80, 24))
 
 
+def test_dashboard_at_120x40(snap_compare):
+    assert snap_compare(recorded_app(), terminal_size=(120, 40))
+
+
+def test_dashboard_at_200x60(snap_compare):
+    assert snap_compare(recorded_app(), terminal_size=(200, 60))
+
+
 def test_dashboard_with_a_stale_source(snap_compare):
     assert snap_compare(recorded_app(stale_neo4j=True), terminal_size=SIZE)
 

@@ -1,7 +1,9 @@
-"""Benchmark panel: texts/s per batch size through the tunnel, next to the old setup's rows."""
+"""Benchmark panel: texts/s per batch size, labelled with what was measured, next to earlier
+runs and to the old setup's rows (each labelled with its model and GPU)."""
 
 from __future__ import annotations
 
+import time
 from typing import Awaitable, Callable
 
 from rich.table import Table
@@ -13,10 +15,16 @@ from textual.widgets import Footer, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
 from ...backends.bench import Progress
+from ...bench_log import BenchRun
 from ...benchmark_spec import BATCH_SIZES, REFERENCE
 from ...models import BenchPoint
 
-RunBenchmark = Callable[[Progress], Awaitable[list[BenchPoint]]]
+RunBenchmark = Callable[[Progress], Awaitable[BenchRun]]
+EARLIER = 3  # earlier runs shown beside the latest
+
+
+def run_label(run: BenchRun) -> str:
+    return f"{time.strftime('%m-%d %H:%M', time.localtime(run.at))} {run.label}"
 
 
 class BenchScreen(Screen):
@@ -28,10 +36,11 @@ class BenchScreen(Screen):
     BenchScreen #bench-table { height: auto; }
     """
 
-    def __init__(self, run: RunBenchmark, last: list[BenchPoint]) -> None:
+    def __init__(self, run: RunBenchmark, runs: list[BenchRun], readonly: bool = False) -> None:
         super().__init__()
         self.run_benchmark = run
-        self.results = last
+        self.runs = runs  # oldest first; the app's record, kept across visits
+        self.readonly = readonly
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="bench-top"):
@@ -42,23 +51,21 @@ class BenchScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        if self.results:
-            self.draw(self.results, "last results")
-        elif not getattr(self.app, "readonly", False):
+        if self.runs:
+            self.draw([], f"last run {run_label(self.runs[-1])} (enter runs again)")
+        elif not self.readonly:
             self.action_run()
         else:
-            self.query_one("#bench-status", Static).update("read-only: no benchmark")
+            self.draw([], "read-only: no benchmark")
 
     def action_run(self) -> None:
-        if not getattr(self.app, "readonly", False):
+        if not self.readonly:
             self.bench()
 
     @work(exclusive=True, group="bench", exit_on_error=False)
     async def bench(self) -> None:
-        status = self.query_one("#bench-status", Static)
         progress = self.query_one("#bench-progress", ProgressBar)
         progress.update(progress=0)
-        status.update("running…")
         points: list[BenchPoint] = []
 
         def step(done: int, total: int, point: BenchPoint) -> None:
@@ -66,34 +73,41 @@ class BenchScreen(Screen):
             progress.update(total=total, progress=done)
             self.draw(points, f"running {done}/{total}")
 
+        self.draw([], "running…")
         try:
-            result = await self.run_benchmark(step)
+            run = await self.run_benchmark(step)
         except Exception as exc:  # noqa: BLE001 - shown on the screen
-            status.update(f"[red]benchmark failed: {exc}[/red]")
+            self.query_one("#bench-status", Static).update(f"[red]benchmark failed: {exc}[/red]")
             return
-        self.results[:] = result
-        self.draw(result, "done")
+        self.runs.append(run)
+        self.draw([], f"done: {run.label}, {run.dimension or '?'}d, {run.route} via {run.path}")
 
-    def draw(self, points: list[BenchPoint], state: str) -> None:
+    def draw(self, running: list[BenchPoint], state: str) -> None:
+        """The run in progress (if any), the latest runs, and the old setup's rows."""
         self.query_one("#bench-status", Static).update(f"benchmark: {state}")
-        plot = self.query_one(PlotextPlot)
-        plt = plot.plt
+        rows: list[tuple[str, dict[int, float], str]] = []
+        if running:
+            rows.append(("this run", {p.batch_size: p.texts_per_s for p in running}, "bold"))
+        for i, run in enumerate(reversed(self.runs[-(EARLIER + 1):])):
+            rows.append((run_label(run), {p.batch_size: p.texts_per_s for p in run.points},
+                         "bold" if i == 0 and not running else "dim"))
+        for ref in REFERENCE:
+            rows.append((f"{ref.label}: {ref.model} on {ref.device}", dict(ref.texts_per_s), "italic"))
+        plt = self.query_one(PlotextPlot).plt
         plt.clear_data()
         plt.title("texts/s per batch size")
         xs = list(range(len(BATCH_SIZES)))
-        for row in REFERENCE:
-            plt.plot(xs, [row.texts_per_s[s] for s in BATCH_SIZES], label=row.label, marker="dot")
-        got = {p.batch_size: p.texts_per_s for p in points}
-        if got:
-            plt.plot([xs[BATCH_SIZES.index(s)] for s in BATCH_SIZES if s in got],
-                     [got[s] for s in BATCH_SIZES if s in got], label="this run", marker="hd")
+        for label, got, _ in rows[:2] + rows[-len(REFERENCE):]:
+            sizes = [s for s in BATCH_SIZES if s in got]
+            if sizes:
+                plt.plot([BATCH_SIZES.index(s) for s in sizes], [got[s] for s in sizes], label=label[:40],
+                         marker="hd")
         plt.xticks(xs, [str(s) for s in BATCH_SIZES])
-        plot.refresh()
+        self.query_one(PlotextPlot).refresh()
         table = Table(box=None, expand=False)
         table.add_column("texts/s")
         for s in BATCH_SIZES:
             table.add_column(f"b{s}", justify="right")
-        table.add_row("this run", *[f"{got[s]:.1f}" if s in got else "…" for s in BATCH_SIZES])
-        for row in REFERENCE:
-            table.add_row(row.label, *[f"{row.texts_per_s[s]:g}" for s in BATCH_SIZES])
+        for label, got, style in rows:
+            table.add_row(label, *[f"{got[s]:.1f}" if s in got else "…" for s in BATCH_SIZES], style=style)
         self.query_one("#bench-table", Static).update(table)

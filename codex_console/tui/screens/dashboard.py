@@ -1,25 +1,34 @@
-"""The dashboard: jobs, GPUs, embed, Neo4j, tunnels and the status line on one screen.
+"""The dashboard: the job card and events, the jobs, GPUs, embed and Neo4j with their charts,
+tunnels and availability, and the status line; it fills any terminal from 80x24 up.
 
-It draws only what it is handed: each ReadingArrived goes to the panels of that source and to
-the status line.
+It draws only what it is handed: every ReadingArrived goes to every panel (each keeps the
+sources it shows) and to the status line.
 """
 
 from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Grid, Vertical
+from textual.containers import Grid, Horizontal, Vertical
+from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
+from ...backends.sources import SOURCE_NAMES
 from ...readings import Reading
 from ..messages import ReadingArrived
+from ..widgets.availability import AvailabilityPanel
+from ..widgets.events import EventsPane
 from ..widgets.gpus import GpuPanel
+from ..widgets.job_card import JobCard
 from ..widgets.jobs import JobsPanel
 from ..widgets.panel import SourcePanel
 from ..widgets.services import EmbedPanel, Neo4jPanel
 from ..widgets.status import StatusLine
 from ..widgets.tunnels import TunnelsPanel
+
+COMPACT_HEIGHT = 32  # below this, charts give way to text
+NARROW_WIDTH = 120
 
 
 class DashboardScreen(Screen):
@@ -31,18 +40,27 @@ class DashboardScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="body"):
+            with Horizontal(id="top"):
+                yield JobCard(id="job-card")
+                yield EventsPane(id="events")
             yield JobsPanel(id="jobs-panel")
-            with Grid(id="panels"):
+            with Grid(id="charts"):
                 yield GpuPanel(id="gpu-panel")
                 yield EmbedPanel(id="embed-panel")
                 yield Neo4jPanel(id="neo4j-panel")
+            with Horizontal(id="bottom"):
                 yield TunnelsPanel(local=self.local, id="tunnels-panel")
-        yield StatusLine(note=self.note, id="status")
+                yield AvailabilityPanel(id="availability-panel")
+        yield StatusLine(note=self.note, order=SOURCE_NAMES, id="status")
         yield Footer()
 
     def on_mount(self) -> None:
         for source, reading in getattr(self.app, "readings", {}).items():
             self.show(source, reading)
+
+    def on_resize(self, event: Resize) -> None:
+        self.set_class(event.size.height < COMPACT_HEIGHT, "-compact")
+        self.set_class(event.size.width < NARROW_WIDTH, "-narrow")
 
     @on(ReadingArrived)
     def _arrived(self, message: ReadingArrived) -> None:
@@ -50,6 +68,5 @@ class DashboardScreen(Screen):
 
     def show(self, source: str, reading: Reading) -> None:
         for panel in self.query(SourcePanel):
-            if panel.source == source:
-                panel.reading = reading
+            panel.receive(source, reading)
         self.query_one(StatusLine).show(source, reading)

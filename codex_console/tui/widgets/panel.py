@@ -35,6 +35,19 @@ class SourcePanel(Vertical):
     def wallclock(self) -> float:
         return getattr(self.app, "wallclock", time.time)()
 
+    def receive(self, source: str, reading: Reading) -> None:
+        """The dashboard hands every reading to every panel; each keeps what it shows."""
+        if source == self.source:
+            self.reading = reading
+
+    def window(self) -> str:
+        return getattr(self.app, "window", "5m")
+
+    def redraw(self) -> None:
+        """Draw again (the chart window changed)."""
+        if self.reading is not None:
+            self.reading = self.reading
+
     def watch_reading(self, reading: Reading | None) -> None:
         if reading is None:
             return

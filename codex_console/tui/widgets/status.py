@@ -14,9 +14,10 @@ from ..format import age, clip
 class StatusLine(Static):
     DEFAULT_CSS = "StatusLine { height: 1; padding: 0 1; background: $panel; }"
 
-    def __init__(self, note: str = "", **kwargs) -> None:
+    def __init__(self, note: str = "", order: tuple[str, ...] = (), **kwargs) -> None:
         super().__init__(**kwargs)
         self.note = note
+        self.order = order
         self.readings: dict[str, Reading] = {}
 
     def on_mount(self) -> None:
@@ -24,6 +25,8 @@ class StatusLine(Static):
 
     def show(self, source: str, reading: Reading) -> None:
         self.readings[source] = reading
+        rank = {name: i for i, name in enumerate(self.order)}
+        self.readings = dict(sorted(self.readings.items(), key=lambda kv: rank.get(kv[0], len(rank))))
         self.redraw()
 
     def redraw(self) -> None:

@@ -1,0 +1,69 @@
+"""The service job at a glance: where it runs, how long it has left, restarts, the endpoints
+file's age and what it says, and the hand-over to the next job near the time limit."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from ...backends.slurm import service_job
+from ...models import Endpoints, Job
+from ...readings import Reading
+from ..format import STATE_STYLE, age
+from .panel import SourcePanel
+
+
+class JobCard(SourcePanel):
+    source = "jobs"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("Service job", **kwargs)
+        self.endpoints: Reading[Endpoints] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("waiting for squeue", id="job-card-text", classes="panel-text")
+
+    def receive(self, source: str, reading: Reading) -> None:
+        if source == "endpoints":
+            self.endpoints = reading
+            if self.reading is not None:
+                self.show(self.reading)
+        super().receive(source, reading)
+
+    def show(self, reading: Reading[list[Job]]) -> None:
+        self.query_one("#job-card-text", Static).update(card_text(reading.value, self.endpoints, self.wallclock()))
+
+
+def card_text(jobs: list[Job] | None, endpoints: Reading[Endpoints] | None, now: float) -> Text:
+    job = service_job(jobs)
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if job is None:
+        text.append("no service job", style="bold red")
+        text.append("  press s to submit one" if jobs is not None else "", style="dim")
+    else:
+        text.append(f"{job.job_id} ", style="bold")
+        text.append(job.state.name, style=STATE_STYLE.get(job.state, ""))
+        text.append(f" on {job.node or '-'} ({job.partition})" + (f"  {job.reason}" if job.reason else ""))
+        left = f" · left {job.time_left}" if job.time_left else ""
+        text.append(f"\nelapsed {job.elapsed or '-'} of {job.time_limit or '-'}{left} · restarts {job.restarts}")
+        others = [j for j in jobs or [] if j.job_id != job.job_id]
+        if others:
+            text.append("  also " + ", ".join(f"{j.job_id} {j.state.value}" for j in others), style="yellow")
+    ep = endpoints.value if endpoints is not None else None
+    if ep is None or not (ep.job_id or ep.embed_urls or ep.neo4j_uri):
+        text.append("\nendpoints file: none yet", style="dim")
+        return text
+    written = f"written {age(now - ep.written)} ago" if ep.written else "written ?"
+    state = ("STALE", "bold red") if ep.stale else ("serving", "green")
+    text.append(f"\nendpoints ({written}): ")
+    text.append(*state)
+    text.append(f" · embed {len(ep.embed_urls)}" + (f" (down: {', '.join(ep.down)})" if ep.down else "")
+                + (" · neo4j" if ep.neo4j_uri else " · no neo4j"))
+    if ep.reason:
+        text.append(f"\n{ep.reason}", style="red" if ep.stale else "yellow")
+    handover = ep.get("HANDOVER")
+    if handover:
+        text.append(f"\nhand-over: {handover}" + (f" ({ep.get('SUCCESSOR')})" if ep.get("SUCCESSOR") else ""),
+                    style="magenta")
+    return text

@@ -1,0 +1,48 @@
+"""GPU readings cost Slurm nothing per poll: one long-lived step streams nvidia-smi, however often
+the console asks (Slurm's MaxStepCount is 40,000 steps per job)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from codex_console.backends.cluster import Cluster
+
+from ..helpers import wait_for
+
+
+async def next_step_id(cluster: Cluster, job_id: str) -> int:
+    """The id Slurm hands the next step (this probe is a step of its own)."""
+    res = await cluster.runner.run(["srun", f"--jobid={job_id}", "--overlap", "--gres=none", "--quiet",
+                                    "sh", "-c", "echo $SLURM_STEP_ID"], timeout=30)
+    return int(res.stdout.strip())
+
+
+async def test_polling_gpus_fast_creates_at_most_two_steps(sandbox_config):
+    cfg = sandbox_config
+    cfg.slurm.job_name = "codex-t-gpusteps"
+    cfg.poll.gpu = 0.2
+    cluster = Cluster(cfg, stream_gpu=True)
+    res = await cluster.runner.run(["sbatch", "--parsable", "--job-name=codex-t-gpusteps", "--gres=gpu:1",
+                                    "--output=/dev/null"], input="#!/bin/sh\nsleep 300\n")
+    job_id = res.stdout.strip()
+    try:
+        async def running() -> bool:
+            await cluster.sources.jobs.poll_once()
+            job = cluster.sources.job
+            return job is not None and job.state.name == "RUNNING"
+
+        assert await wait_for(running, 30)
+        before = await next_step_id(cluster, job_id)
+        readings = 0
+        for _ in range(150):  # 30 s of polling every 0.2 s: hours of a console, compressed
+            reading = await cluster.sources.gpu.poll_once()
+            assert reading.error == "", reading.error
+            readings += reading.value is not None
+            await asyncio.sleep(0.2)
+        after = await next_step_id(cluster, job_id)
+        assert readings >= 140 and {g.name for g in reading.value.gpus} == {"Tesla P100-PCIE-16GB (sandbox)"}
+        assert after - before - 1 <= 2, f"{after - before - 1} steps for 150 GPU polls"
+        assert cluster.gpu_stream.starts == 1
+    finally:
+        await cluster.runner.run(["scancel", job_id])
+        await cluster.close()

@@ -32,7 +32,7 @@ class ShuttingDown(RuntimeError):
 
 
 @dataclass(eq=False)
-class Job:
+class PendingRequest:
     """One request's texts on their way through the queue."""
 
     ids: list[list[int]]
@@ -50,12 +50,12 @@ class Job:
 
 @dataclass(eq=False)
 class Item:
-    job: Job
+    request: PendingRequest
     index: int
 
     @property
     def length(self) -> int:
-        return len(self.job.ids[self.index])
+        return len(self.request.ids[self.index])
 
 
 @dataclass
@@ -103,17 +103,17 @@ class Batcher:
             raise ShuttingDown("the server is shutting down")
         if len(self._queue) + len(ids) > self.max_queue:
             raise QueueFull(f"queue full ({len(self._queue)} texts waiting)")
-        job = Job(ids, deadline=time.monotonic() + timeout)
-        job.future = asyncio.get_running_loop().create_future()
-        self._queue.extend(Item(job, i) for i in range(len(ids)))
+        request = PendingRequest(ids, deadline=time.monotonic() + timeout)
+        request.future = asyncio.get_running_loop().create_future()
+        self._queue.extend(Item(request, i) for i in range(len(ids)))
         self.observe("queue_depth", len(self._queue))
         self._wake.set()
         try:
             async with asyncio.timeout(timeout):
-                return await job.future
+                return await request.future
         finally:
-            if not job.future.done() or job.future.cancelled():
-                job.abandoned = True  # cancelled by a disconnect, or timed out
+            if not request.future.done() or request.future.cancelled():
+                request.abandoned = True  # cancelled by a disconnect, or timed out
 
     def _take_batch(self) -> list[Item]:
         """Up to max_batch_size texts whose padded size fits max_batch_tokens."""
@@ -121,7 +121,7 @@ class Batcher:
         window = [self._queue.popleft() for _ in range(min(self.window, len(self._queue)))]
         live = []
         for item in window:
-            if item.job.abandoned or item.job.deadline < now:
+            if item.request.abandoned or item.request.deadline < now:
                 self._drop(item)
             else:
                 live.append(item)
@@ -142,7 +142,7 @@ class Batcher:
                 break
         batch = ordered[lo:hi + 1]
         leftover = ordered[:lo] + ordered[hi + 1:]
-        self._queue.extendleft(reversed(sorted(leftover, key=lambda it: it.job.enqueued)))
+        self._queue.extendleft(reversed(sorted(leftover, key=lambda it: it.request.enqueued)))
         return batch
 
     async def _gather(self) -> None:
@@ -158,10 +158,10 @@ class Batcher:
     def _drop(self, item: Item) -> None:
         self.stats.dropped += 1
         self.observe("dropped", 1)
-        job = item.job
-        if not job.abandoned and job.future is not None and not job.future.done():
-            job.abandoned = True
-            job.future.set_exception(TimeoutError("deadline passed while queued"))
+        request = item.request
+        if not request.abandoned and request.future is not None and not request.future.done():
+            request.abandoned = True
+            request.future.set_exception(TimeoutError("deadline passed while queued"))
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -180,15 +180,15 @@ class Batcher:
             self.observe("queue_depth", len(self._queue))
             started = time.monotonic()
             for item in batch:
-                self.observe("queue_seconds", started - item.job.enqueued)
+                self.observe("queue_seconds", started - item.request.enqueued)
             try:
                 vectors = await loop.run_in_executor(
-                    self._executor, self.forward, [it.job.ids[it.index] for it in batch])
+                    self._executor, self.forward, [it.request.ids[it.index] for it in batch])
             except Exception as exc:  # noqa: BLE001 - a failed forward fails its requests only
                 log.exception("forward failed for a batch of %d", len(batch))
                 for item in batch:
-                    if item.job.future and not item.job.future.done():
-                        item.job.future.set_exception(exc)
+                    if item.request.future and not item.request.future.done():
+                        item.request.future.set_exception(exc)
                 continue
             finally:
                     self._record(batch, time.monotonic() - started)
@@ -207,16 +207,16 @@ class Batcher:
 
     @staticmethod
     def _deliver(item: Item, vector: torch.Tensor | TextTooLarge) -> None:
-        job = item.job
-        if job.abandoned or job.future is None or job.future.done():
+        request = item.request
+        if request.abandoned or request.future is None or request.future.done():
             return
         if isinstance(vector, TextTooLarge):
-            job.future.set_exception(vector)
+            request.future.set_exception(vector)
             return
-        job.results[item.index] = vector
-        job.remaining -= 1
-        if job.remaining == 0:
-            job.future.set_result(list(job.results))  # type: ignore[arg-type]
+        request.results[item.index] = vector
+        request.remaining -= 1
+        if request.remaining == 0:
+            request.future.set_result(list(request.results))  # type: ignore[arg-type]
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Refuse new work, finish what is queued, stop the worker."""

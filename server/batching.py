@@ -1,0 +1,68 @@
+"""Which queued texts go into the next forward: the batch-forming policy, apart from the threads."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Protocol, TypeVar
+
+
+class Queued(Protocol):
+    @property
+    def length(self) -> int: ...
+
+
+T = TypeVar("T", bound=Queued)
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    max_batch_tokens: int
+    max_batch_size: int
+    packed: bool  # texts share rows (no padding), else each text is a row padded to the longest
+    window: int = 1024  # queued texts a padded batch is chosen from
+
+    def padded_tokens(self, lengths: list[int]) -> int:
+        return sum(lengths) if self.packed else max(lengths) * len(lengths)
+
+
+def take_batch(queue: deque[T], limits: BatchLimits, dead: Callable[[T, float], bool]) -> list[T]:
+    """Take the next batch off `queue` (oldest first), dropping texts `dead` says nobody wants.
+
+    Packed: the oldest texts, in order, up to the token budget. Padded: the run of similar
+    lengths around the oldest text that fits the budget (little padding, and the oldest text
+    always goes now); the rest goes back in queue order. A text over the budget goes alone."""
+    now = time.monotonic()
+    if limits.packed:
+        batch: list[T] = []
+        tokens = 0
+        while queue and len(batch) < limits.max_batch_size:
+            item = queue[0]
+            if dead(item, now):
+                queue.popleft()
+                continue
+            if batch and tokens + item.length > limits.max_batch_tokens:
+                break
+            batch.append(queue.popleft())
+            tokens += item.length
+        return batch
+    window = [queue.popleft() for _ in range(min(limits.window, len(queue)))]
+    live = [item for item in window if not dead(item, now)]
+    if not live:
+        return []
+    ordered = sorted(live, key=lambda it: it.length)
+    lo = hi = next(i for i, it in enumerate(ordered) if it is live[0])
+    while True:
+        grew = False
+        for cand in (hi + 1, lo - 1):
+            if 0 <= cand < len(ordered) and hi - lo + 1 < limits.max_batch_size:
+                width = ordered[max(hi, cand)].length
+                if width * (hi - lo + 2) <= limits.max_batch_tokens:
+                    lo, hi, grew = min(lo, cand), max(hi, cand), True
+        if not grew:
+            break
+    chosen = ordered[lo:hi + 1]
+    taken = {id(it) for it in chosen}
+    queue.extendleft(reversed([it for it in live if id(it) not in taken]))
+    return chosen

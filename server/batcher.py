@@ -15,7 +15,6 @@ import logging
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
 
@@ -26,6 +25,7 @@ from .batching import BatchLimits, take_batch
 from .encoder import Encoded
 from .errors import DeadlinePassed, ForwardFailed, NotReady, Overloaded, PayloadTooLarge, ServerError
 from .model import matryoshka
+from .torch_thread import TorchThread
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Batcher:
     def __init__(self, encoder: Encoder, forward: Forward, limits: BatchLimits, *, max_queue: int = 8192,
                  max_wait: float = 0.004, max_failures: int = 5, observe: Observer | None = None,
                  on_broken: Callable[[str], None] | None = None,
-                 executor: ThreadPoolExecutor | None = None) -> None:
+                 executor: TorchThread | None = None) -> None:
         self.encoder = encoder
         self.forward = forward
         self.limits = limits
@@ -113,7 +113,7 @@ class Batcher:
         self._depth = 0  # texts in both, under _cond
         self._expect = 0  # texts worth a short wait for (see _gather)
         self._closing = False
-        self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="torch")
+        self._executor = executor or TorchThread()
         self._worker: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -160,7 +160,7 @@ class Batcher:
                 await asyncio.wait_for(asyncio.shield(self._worker), timeout)
             except TimeoutError:
                 log.warning("queue not drained in %.0f s", timeout)
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor.shutdown(wait=False)
 
     # -- the worker thread ------------------------------------------------------------------
     def _work(self) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import socket
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
 
 import torch
@@ -18,6 +17,7 @@ from .metrics import Metrics
 from .model import EmbeddingModel
 from .pooling import query_prompt
 from .settings import Settings
+from .torch_thread import TorchThread
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class EmbedService:
         started = time.monotonic()
         # Every torch call runs on this one thread (load, warm-up, then the batcher's worker):
         # a second thread would get its own OpenMP team competing with the first.
-        torch_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torch")
+        torch_thread = TorchThread()
         loop = asyncio.get_running_loop()
         try:
             model = await loop.run_in_executor(torch_thread, lambda: EmbeddingModel(

@@ -1,11 +1,12 @@
 """Benchmark: texts/s of the raw forward, this server, naive serving and infinity-emb, in one run.
 
-    python -m benchmarks.run --model PATH [--device cpu|cuda] [--rounds 3] [--json out.json]
+    python -m benchmarks.run --model PATH [--device cpu|cuda] [--rounds 5] [--json out.json]
     python -m benchmarks.run --qwen3-shape /tmp/qwen3-0.6b-shape --device cuda   # GPU, random weights
 
 Every server is started once and stays idle while another is measured; each cell (a batch size
-or a client count) is measured for every target in turn, `--rounds` times, and the median is
-reported, so slow spells of a shared machine hit all targets alike. Same client, same texts.
+or a client count) is measured for every target in turn (the order rotating from round to
+round), `--rounds` times, and the median is reported, so slow spells of a shared machine hit
+all targets alike. Same client, same texts.
 Batch columns: one client sending requests of that many texts; client columns: that many
 clients each sending one-text requests. Ratios are to the plain raw forward of the same run.
 """
@@ -32,7 +33,7 @@ CELLS = [f"b{b}" for b in BATCH_SIZES] + [f"c{c}" for c in CLIENT_COUNTS]
 
 def cell_texts(cell: str, round_: int) -> list[str]:
     size = int(cell[1:])
-    n = max(100, 2 * size) if cell[0] == "b" else max(100, 10 * size)
+    n = max(200, size) if cell[0] == "b" else max(200, 10 * size)
     return make_texts(n, seed=1000 * round_ + size + (500 if cell[0] == "c" else 0))
 
 
@@ -61,17 +62,20 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
             asyncio.run(batch_rate(target.url, target.body, make_texts(20), 10))  # warm
         if raw is not None:
             texts_per_second(forward_plain, raw, make_texts(20), 10)
+        order: list[str | servers.ServerProcess] = ([RAW_PLAIN, RAW_SORTED] if raw else []) + targets
         for round_ in range(args.rounds):
             for cell in CELLS:
                 texts, size = cell_texts(cell, round_), int(cell[1:])
-                if raw is not None and cell[0] == "b":
-                    for name, forward in ((RAW_PLAIN, forward_plain), (RAW_SORTED, forward_sorted)):
-                        rate = texts_per_second(forward, raw, texts, size)
-                        samples.setdefault(name, {}).setdefault(cell, []).append(rate)
-                for target in targets:
-                    run = batch_rate if cell[0] == "b" else clients_rate
-                    rate = asyncio.run(run(target.url, target.body, texts, size))
-                    samples.setdefault(target.name, {}).setdefault(cell, []).append(rate)
+                for target in order[round_ % len(order):] + order[:round_ % len(order)]:
+                    if isinstance(target, str):
+                        if cell[0] == "c":
+                            continue
+                        forward = forward_plain if target == RAW_PLAIN else forward_sorted
+                        name, rate = target, texts_per_second(forward, raw, texts, size)
+                    else:
+                        run = batch_rate if cell[0] == "b" else clients_rate
+                        name, rate = target.name, asyncio.run(run(target.url, target.body, texts, size))
+                    samples.setdefault(name, {}).setdefault(cell, []).append(rate)
             print(f"round {round_ + 1}/{args.rounds} done", flush=True)
     finally:
         for target in targets:
@@ -102,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--infinity-venv", default=".venv-infinity")
     p.add_argument("--only", default="raw,server,naive,infinity")
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--server-args", default="", help="extra flags for codex-embed-server")
     p.add_argument("--json", help="also write the numbers to this file")
     args = p.parse_args(argv)

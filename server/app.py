@@ -133,7 +133,7 @@ def create_app(settings: Settings, service: EmbedService | None = None,
     async def openai_embeddings(request: Request) -> Response:
         req = await read(request, OpenAIEmbeddingRequest)
         result = await until_client_gone(request, service.embed(
-            req.texts, dimension=req.dimensions, prompt_name=req.input_type, normalize=True))
+            req.text_list, dimension=req.dimensions, prompt_name=req.input_type, normalize=True))
         rows: list[Any] = list(result.vectors)
         if req.encoding_format == "base64":
             rows = [base64.b64encode(row.astype("<f4", copy=False).tobytes()).decode() for row in rows]

@@ -15,13 +15,11 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
 
-import numpy as np
 import torch
 
-from .batching import BatchLimits, take_batch
+from .batching import BatchLimits, BatchStats, Embedded, Item, PendingRequest, take_batch
 from .encoder import Encoded
 from .errors import DeadlinePassed, ForwardFailed, NotReady, Overloaded, PayloadTooLarge, ServerError
 from .model import matryoshka
@@ -37,55 +35,6 @@ class Encoder(Protocol):
 
 Forward = Callable[[Sequence[list[int]]], Sequence["torch.Tensor | ServerError"]]
 Observer = Callable[[str, float], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Embedded:
-    vectors: np.ndarray  # (texts, dimension) float32
-    tokens: int
-    truncated: int
-
-
-@dataclass(eq=False)
-class PendingRequest:
-    """One request's texts on their way through the queue."""
-
-    texts: list[str]
-    dimension: int
-    normalize: bool
-    truncate: bool
-    deadline: float
-    future: asyncio.Future[Embedded]
-    enqueued: float = field(default_factory=time.monotonic)
-    encoded: list[Encoded] = field(default_factory=list)
-    rows: list[torch.Tensor | None] = field(default_factory=list)
-    remaining: int = 0
-    abandoned: bool = False  # set by the loop: the client went away or stopped waiting
-    settled: bool = False  # set by the worker: its outcome is decided
-
-
-@dataclass(eq=False)
-class Item:
-    request: PendingRequest
-    index: int
-
-    @property
-    def ids(self) -> list[int]:
-        return self.request.encoded[self.index].ids
-
-    @property
-    def length(self) -> int:
-        return len(self.request.encoded[self.index].ids)
-
-
-@dataclass
-class BatchStats:
-    batches: int = 0
-    texts: int = 0
-    tokens: int = 0
-    padded_tokens: int = 0
-    dropped: int = 0
-    failed: int = 0
 
 
 Outcome = tuple[PendingRequest, "Embedded | ServerError"]
@@ -195,7 +144,7 @@ class Batcher:
         live = [r for r in arrived if not r.abandoned]
         for r in arrived:
             if r.abandoned:
-                self._dropped(r, len(r.texts))
+                self._dropped(len(r.texts))
         encoded = self.encoder.encode([t for r in live for t in r.texts]) if live else []
         outcomes: list[Outcome] = []
         at = 0
@@ -222,11 +171,11 @@ class Batcher:
                 self._depth -= 1
             return True
         if request.abandoned or request.deadline < now:
-            self._dropped(request, 1)
+            self._dropped(1)
             return True
         return False
 
-    def _dropped(self, request: PendingRequest, texts: int) -> None:
+    def _dropped(self, texts: int) -> None:
         with self._cond:
             self._depth -= texts
         self.stats.dropped += texts

@@ -1,11 +1,66 @@
-"""Which queued texts go into the next forward: the batch-forming policy, apart from the threads."""
+"""The queue's records (a pending request, its texts, its result) and the policy that picks the next batch."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Protocol, TypeVar
+
+import numpy as np
+import torch
+
+from .encoder import Encoded
+
+
+@dataclass(frozen=True, slots=True)
+class Embedded:
+    vectors: np.ndarray  # (texts, dimension) float32
+    tokens: int
+    truncated: int
+
+
+@dataclass(eq=False)
+class PendingRequest:
+    """One request's texts on their way through the queue."""
+
+    texts: list[str]
+    dimension: int
+    normalize: bool
+    truncate: bool
+    deadline: float
+    future: asyncio.Future[Embedded]
+    enqueued: float = field(default_factory=time.monotonic)
+    encoded: list[Encoded] = field(default_factory=list)
+    rows: list[torch.Tensor | None] = field(default_factory=list)
+    remaining: int = 0
+    abandoned: bool = False  # set by the loop: the client went away or stopped waiting
+    settled: bool = False  # set by the worker: its outcome is decided
+
+
+@dataclass(eq=False)
+class Item:
+    request: PendingRequest
+    index: int
+
+    @property
+    def ids(self) -> list[int]:
+        return self.request.encoded[self.index].ids
+
+    @property
+    def length(self) -> int:
+        return len(self.request.encoded[self.index].ids)
+
+
+@dataclass
+class BatchStats:
+    batches: int = 0
+    texts: int = 0
+    tokens: int = 0
+    padded_tokens: int = 0
+    dropped: int = 0
+    failed: int = 0
 
 
 class Queued(Protocol):

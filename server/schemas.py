@@ -32,10 +32,24 @@ def _non_empty(texts: list[str]) -> list[str]:
     return texts
 
 
-class EmbedRequest(BaseModel):
-    """`POST /embed`: the upstream shape (`texts`, `dimension`) or TEI's (`inputs`, `dimensions`)."""
+class TextsRequest(BaseModel):
+    """A request body that carries texts: unknown fields ignored, no empty text."""
 
     model_config = ConfigDict(extra="ignore")
+
+    @property
+    def text_list(self) -> list[str]:
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _texts(self) -> TextsRequest:
+        _non_empty(self.text_list)
+        return self
+
+
+class EmbedRequest(TextsRequest):
+    """`POST /embed`: the upstream shape (`texts`, `dimension`) or TEI's (`inputs`, `dimensions`)."""
+
     texts: list[StrictStr] | None = None
     inputs: StrictStr | list[StrictStr] | None = None
     normalize: StrictBool = True
@@ -59,11 +73,6 @@ class EmbedRequest(BaseModel):
                 raise ValueError("send `dimension` or TEI's `dimensions`, not both")
         return data
 
-    @model_validator(mode="after")
-    def _texts(self) -> EmbedRequest:
-        _non_empty(self.text_list)
-        return self
-
     @property
     def tei(self) -> bool:
         """A TEI-style request, answered in TEI's shape (a bare array of vectors)."""
@@ -80,10 +89,9 @@ class EmbedRequest(BaseModel):
         return self.dimension if self.dimension is not None else self.dimensions
 
 
-class OpenAIEmbeddingRequest(BaseModel):
+class OpenAIEmbeddingRequest(TextsRequest):
     """The OpenAI `POST /v1/embeddings` body."""
 
-    model_config = ConfigDict(extra="ignore")
     input: StrictStr | list[StrictStr]
     model: str | None = None
     dimensions: StrictInt | None = None
@@ -98,13 +106,8 @@ class OpenAIEmbeddingRequest(BaseModel):
             raise ValueError(TOKEN_IDS_REFUSED)
         return data
 
-    @model_validator(mode="after")
-    def _texts(self) -> OpenAIEmbeddingRequest:
-        _non_empty(self.texts)
-        return self
-
     @property
-    def texts(self) -> list[str]:
+    def text_list(self) -> list[str]:
         return [self.input] if isinstance(self.input, str) else self.input
 
 

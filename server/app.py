@@ -153,15 +153,28 @@ def create_app(settings: Settings, service: EmbedService | None = None,
 
 async def until_client_gone(request: Request, work: Awaitable[T]) -> T:
     """`work`'s result, or ClientGone (and `work` cancelled: its queued texts are then dropped)
-    when the client disconnects first."""
-    task = asyncio.ensure_future(work)
-    gone = asyncio.ensure_future(_disconnected(request))
-    done, _ = await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
-    if task not in done:
-        task.cancel()
-        raise ClientGone("client closed the request")
-    gone.cancel()
-    return task.result()
+    when the client disconnects first. One watcher task, not a task per side: this runs on
+    every request."""
+    me = asyncio.current_task()
+    assert me is not None
+    watcher = asyncio.ensure_future(_disconnected(request))
+    waiting = True
+
+    def hung_up(done: asyncio.Future[None]) -> None:
+        if waiting and not done.cancelled():  # a callback already queued may come after the end
+            me.cancel()
+
+    watcher.add_done_callback(hung_up)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if watcher.done() and not watcher.cancelled():
+            me.uncancel()
+            raise ClientGone("client closed the request") from None
+        raise
+    finally:
+        waiting = False
+        watcher.cancel()
 
 
 async def _disconnected(request: Request) -> None:

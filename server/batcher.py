@@ -230,7 +230,9 @@ class Batcher:
 
     @staticmethod
     def _finish(request: PendingRequest) -> Embedded:
-        stacked = matryoshka(torch.stack(request.rows), request.dimension, request.normalize)  # type: ignore[arg-type]
+        rows = request.rows
+        stacked = rows[0][None] if len(rows) == 1 else torch.stack(rows)  # type: ignore[arg-type,index]
+        stacked = matryoshka(stacked, request.dimension, request.normalize)
         return Embedded(vectors=stacked.numpy(), tokens=sum(len(e.ids) for e in request.encoded),
                         truncated=sum(e.truncated for e in request.encoded))
 

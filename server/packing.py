@@ -23,7 +23,7 @@ class Inputs:
     """Tensors for one forward and where each text's tokens sit in the output."""
 
     kwargs: dict[str, torch.Tensor]
-    segments: torch.Tensor  # (rows, width): index of the text each token belongs to, -1 for padding
+    segments: torch.Tensor | None  # (rows, width): the text of each token, -1 for padding; None: one text, one row
 
 
 def assign_rows(lengths: Sequence[int], capacity: int) -> list[list[int]]:
@@ -72,7 +72,7 @@ def packed(batch: Sequence[list[int]], pad_id: int, causal: bool) -> Inputs:
 
 def padded(batch: Sequence[list[int]], pad_id: int, left: bool) -> Inputs:
     if len(batch) == 1:  # no padding: no mask, and the model takes its fastest attention path
-        return Inputs({"input_ids": torch.tensor([batch[0]])}, torch.zeros(1, len(batch[0]), dtype=torch.long))
+        return Inputs({"input_ids": torch.tensor([batch[0]])}, None)
     lengths = [len(ids) for ids in batch]
     width = max(lengths)
     ids, segments = [], []

@@ -67,14 +67,15 @@ def segments_from_mask(mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask.bool(), rows, -1)
 
 
-def pool(hidden: torch.Tensor, segments: torch.Tensor, strategy: str) -> torch.Tensor:
+def pool(hidden: torch.Tensor, segments: torch.Tensor | None, strategy: str) -> torch.Tensor:
     """One float32 vector per text from the hidden states of its own tokens.
 
     `segments` says which text each position of `hidden` (rows, width, dim) belongs to (-1 for
     padding), so one function serves padded rows under left or right padding and packed rows
     holding several texts each. Texts are numbered 0..n-1 in the order their vectors come back.
+    None: one text fills `hidden`, nothing to sort out.
     """
-    if hidden.shape[0] == 1 and bool((segments == 0).all()):  # one text alone: nothing to sort out
+    if segments is None:
         return _pool_one(hidden[0], strategy)
     seg = segments.to(hidden.device).reshape(-1)
     flat = hidden.reshape(-1, hidden.shape[-1])

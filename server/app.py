@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
+from .auth import read_key_file
 from .bodies import JsonParser
 from .errors import BadInput, ClientGone, NotReady, ServerError, error_response
 from .guard import Guard
@@ -34,7 +35,10 @@ def json_response(payload: Any, status: int = 200) -> Response:
 
 def create_app(settings: Settings, service: EmbedService | None = None,
                api_key: str | None = None) -> FastAPI:
-    """The app; `api_key` (already read from its file by the CLI) overrides settings.api_key."""
+    """The app. The CLI reads the key file first (to stop before loading anything when it is
+    unsafe) and passes `api_key`; otherwise settings.api_key_file, then settings.api_key."""
+    if api_key is None:
+        api_key = read_key_file(settings.api_key_file) if settings.api_key_file else settings.api_key
     service = service or EmbedService(settings)
     parser = JsonParser(max_values=settings.max_texts + 256)
 
@@ -54,7 +58,7 @@ def create_app(settings: Settings, service: EmbedService | None = None,
 
     app = FastAPI(title="codex embed server", lifespan=lifespan)
     app.state.service = service
-    app.add_middleware(Guard, metrics=service.metrics, api_key=api_key or settings.api_key,
+    app.add_middleware(Guard, metrics=service.metrics, api_key=api_key,
                        max_body_bytes=settings.max_body_bytes,
                        max_inflight_bytes=settings.max_inflight_bytes)
 

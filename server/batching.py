@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, TypeVar
+from typing import Callable
 
 import numpy as np
 import torch
@@ -63,14 +63,6 @@ class BatchStats:
     failed: int = 0
 
 
-class Queued(Protocol):
-    @property
-    def length(self) -> int: ...
-
-
-T = TypeVar("T", bound=Queued)
-
-
 @dataclass(frozen=True)
 class BatchLimits:
     max_batch_tokens: int
@@ -82,7 +74,7 @@ class BatchLimits:
         return sum(lengths) if self.packed else max(lengths) * len(lengths)
 
 
-def take_batch(queue: deque[T], limits: BatchLimits, dead: Callable[[T, float], bool]) -> list[T]:
+def take_batch(queue: deque[Item], limits: BatchLimits, dead: Callable[[Item, float], bool]) -> list[Item]:
     """Take the next batch off `queue` (oldest first), dropping texts `dead` says nobody wants.
 
     Packed: the oldest texts, in order, up to the token budget. Padded: the run of similar
@@ -90,7 +82,7 @@ def take_batch(queue: deque[T], limits: BatchLimits, dead: Callable[[T, float], 
     always goes now); the rest goes back in queue order. A text over the budget goes alone."""
     now = time.monotonic()
     if limits.packed:
-        batch: list[T] = []
+        batch: list[Item] = []
         tokens = 0
         while queue and len(batch) < limits.max_batch_size:
             item = queue[0]

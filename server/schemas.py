@@ -111,13 +111,16 @@ class OpenAIEmbeddingRequest(TextsRequest):
         return [self.input] if isinstance(self.input, str) else self.input
 
 
-def describe(exc: ValidationError) -> str:
-    """One readable line: `texts.2: Input should be a valid string; dimension: ...`."""
+def describe(exc: ValidationError, most: int = 5) -> str:
+    """One readable line: `texts.2: Input should be a valid string; dimension: ...`, the first
+    `most` errors and how many more (2,048 wrong items make one line, not 100 KB)."""
     parts = []
-    for err in exc.errors():
+    for err in exc.errors()[:most]:
         where = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         parts.append(f"{where}: {msg}" if where else msg)
+    if exc.error_count() > most:
+        parts.append(f"and {exc.error_count() - most} more")
     return "; ".join(parts)
 
 

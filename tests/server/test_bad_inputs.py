@@ -73,3 +73,8 @@ def test_a_body_that_is_not_json_by_its_content_type_is_415(minilm_server, conte
 def test_no_content_type_is_read_as_json(minilm_server):
     r = httpx.post(minilm_server.url + "/embed", content=b'{"texts": ["a"]}', headers=AUTH)
     assert r.status_code == 200
+
+
+def test_many_wrong_items_make_one_short_message(minilm_server):
+    r = httpx.post(minilm_server.url + "/embed", json={"texts": list(range(60))}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["detail"].endswith("and 55 more") and len(r.text) < 1000

@@ -1,194 +1,150 @@
-"""HTTP routes: /health /ready /info /embed /v1/embeddings /metrics."""
+"""HTTP routes: /health /ready /info /embed /v1/embeddings /metrics, thin over the service."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import hmac
-import json
-import logging
 import time
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, AsyncIterator, Awaitable, TypeVar
 
-from fastapi import FastAPI, Request
 import orjson
-from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
 
-from .batcher import QueueFull, ShuttingDown
-from .model import TextTooLarge
-from .schemas import EmbedRequest, OpenAIEmbeddingRequest, describe
-from .service import BadInput, EmbedService
+from .auth import read_key_file
+from .bodies import JsonParser
+from .errors import BadInput, ClientGone, NotReady, ServerError, error_response
+from .guard import Guard
+from .schemas import (BatchInfo, EmbedRequest, EmbedResponse, Health, Info, Limits, OpenAIEmbedding,
+                      OpenAIEmbeddingList, OpenAIEmbeddingRequest, QueueInfo, Ready, Usage, describe)
+from .service import EmbedService
 from .settings import Settings
 
-log = logging.getLogger(__name__)
-OPEN_ROUTES = {"/health", "/ready", "/metrics", "/docs", "/openapi.json"}
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+LIST_FIELDS = ("texts", "inputs", "input")  # counted before validation: 1M items fail fast
 
 
-class HttpError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers or {}
-
-
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    # `detail` is what the upstream clients read; `error` is the OpenAI shape.
-    kind = "invalid_request_error" if status < 500 else "server_error"
-    return JSONResponse({"detail": message, "error": {"message": message, "type": kind, "code": status}},
-                        status_code=status, headers=headers)
-
-
-def fast_json(payload: dict[str, Any]) -> Response:
-    """orjson with numpy arrays serialized natively: much cheaper than float lists."""
-    return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY),
+def json_response(payload: Any, status: int = 200) -> Response:
+    """orjson writes dataclasses and numpy arrays itself: no dicts or float lists on the way."""
+    return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), status_code=status,
                     media_type="application/json")
 
 
-def create_app(settings: Settings, service: EmbedService | None = None) -> FastAPI:
+def create_app(settings: Settings, service: EmbedService | None = None,
+               api_key: str | None = None) -> FastAPI:
+    """The app. The CLI reads the key file first (to stop before loading anything when it is
+    unsafe) and passes `api_key`; otherwise settings.api_key_file, then settings.api_key."""
+    if api_key is None:
+        api_key = read_key_file(settings.api_key_file) if settings.api_key_file else settings.api_key
     service = service or EmbedService(settings)
-    api_key = settings.resolved_api_key()
+    parser = JsonParser(max_values=settings.max_texts + 256)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(service.load())
         task.add_done_callback(load_done)
         yield
         task.cancel()
+        parser.close()
         await service.close()
 
     def load_done(task: asyncio.Task[None]) -> None:
         # The error is on /health either way; whoever runs the app may also want to stop.
-        if not task.cancelled() and task.exception() is not None and app.state.on_load_error:
-            app.state.on_load_error()
+        if not task.cancelled() and task.exception() is not None and service.on_fatal:
+            service.on_fatal()
 
     app = FastAPI(title="codex embed server", lifespan=lifespan)
     app.state.service = service
-    app.state.on_load_error = None
-    app.add_middleware(GuardMiddleware, service=service, api_key=api_key)
+    app.add_middleware(Guard, metrics=service.metrics, api_key=api_key,
+                       max_body_bytes=settings.max_body_bytes,
+                       max_inflight_bytes=settings.max_inflight_bytes)
 
-    @app.exception_handler(HttpError)
-    async def http_error(_: Request, exc: HttpError) -> JSONResponse:
-        return error_response(exc.status, exc.message, exc.headers)
+    @app.exception_handler(ServerError)
+    async def server_error(_: Request, exc: ServerError) -> Response:
+        return error_response(exc)
 
-    async def read_json(request: Request) -> Any:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_body_bytes:
-            raise HttpError(413, f"body of {length} bytes is over the {settings.max_body_bytes} byte limit")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > settings.max_body_bytes:
-                raise HttpError(413, f"body is over the {settings.max_body_bytes} byte limit")
-        try:
-            return json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise HttpError(400, f"body is not valid JSON: {exc}") from None
-
-    def parse(model: type, data: Any):
+    async def read(request: Request, model: type[M]) -> M:
+        data = await parser.parse(await request.body())
         if not isinstance(data, dict):
-            raise HttpError(422, "body must be a JSON object")
+            raise BadInput("body must be a JSON object")
+        for key in LIST_FIELDS:
+            if isinstance(data.get(key), list):
+                service.check_count(len(data[key]))
         try:
             return model.model_validate(data)
         except ValidationError as exc:
-            raise HttpError(422, describe(exc)) from None
-
-    async def run_embed(request: Request, texts: list[str], **kwargs: Any):
-        if service.shutting_down:
-            raise HttpError(503, "shutting down", {"Retry-After": "5"})
-        if not service.ready:
-            raise HttpError(503, service.load_error or "model is still loading", {"Retry-After": "5"})
-        work = asyncio.create_task(service.embed(texts, **kwargs))
-        gone = asyncio.create_task(_client_gone(request))
-        done, _ = await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
-        if work not in done:
-            work.cancel()  # marks its queued texts abandoned: they are never computed
-            raise HttpError(499, "client closed the request")
-        gone.cancel()
-        try:
-            return work.result()
-        except BadInput as exc:
-            raise HttpError(exc.status, str(exc)) from None
-        except QueueFull as exc:
-            raise HttpError(429, f"{exc}; retry shortly", {"Retry-After": "1"}) from None
-        except ShuttingDown as exc:
-            raise HttpError(503, str(exc), {"Retry-After": "5"}) from None
-        except TimeoutError:
-            raise HttpError(503, "request deadline passed before it could be computed",
-                            {"Retry-After": "1"}) from None
-        except TextTooLarge as exc:
-            raise HttpError(503, f"{exc}; send it shorter or to a larger GPU") from None
+            raise BadInput(describe(exc)) from None
 
     @app.get("/health")
-    async def health() -> dict[str, Any]:
+    async def health() -> Response:
         model = service.model
         gpu_name, gpu_mb = model.gpu_info() if model else (None, None)
-        return {
-            "status": "ok" if service.ready else ("error" if service.load_error else "loading"),
-            "model": model.name if model else None,
-            "device": str(model.device) if model else settings.device,
-            "gpu_name": gpu_name, "gpu_memory_mb": gpu_mb,
-            "uptime_seconds": round(time.time() - service.started, 1),
-            "hostname": service.hostname,
-            **({"error": service.load_error} if service.load_error else {}),
-        }
+        status = "ok" if service.ready else ("error" if service.load_error or service.broken else "loading")
+        return json_response(Health(
+            status=status, model=model.name if model else None,
+            device=str(model.device) if model else settings.device, gpu_name=gpu_name,
+            gpu_memory_mb=gpu_mb, uptime_seconds=round(time.time() - service.started, 1),
+            hostname=service.hostname, error=service.broken or service.load_error or None))
 
     @app.get("/ready")
     async def ready() -> Response:
         if service.ready:
-            return JSONResponse({"ready": True})
-        return JSONResponse({"ready": False, "detail": service.load_error or "loading"}, status_code=503)
+            return json_response(Ready(ready=True))
+        return json_response(Ready(ready=False, detail=service.not_ready_reason), status=503)
 
     @app.get("/info")
-    async def info() -> dict[str, Any]:
+    async def info() -> Response:
         model, batcher = service.model, service.batcher
         if model is None or batcher is None:
-            raise HttpError(503, service.load_error or "model is still loading", {"Retry-After": "5"})
-        st = batcher.stats
-        return {
-            "model": model.name, "path": str(model.path), "device": str(model.device),
-            "dtype": str(model.dtype).removeprefix("torch."), "pooling": model.layout.pooling,
-            "native_dimension": model.native_dimension, "default_dimension": service.default_dimension,
-            "max_length": model.max_length, "prompts": sorted(model.layout.prompts),
-            "limits": {"max_texts": settings.max_texts, "max_batch_tokens": service.max_batch_tokens,
-                       "max_batch_size": service.max_batch_size, "max_queue": settings.max_queue,
-                       "max_body_bytes": settings.max_body_bytes,
-                       "request_timeout": settings.request_timeout},
-            "queue": {"depth": batcher.depth, "capacity": settings.max_queue},
-            "batches": {"count": st.batches, "texts": st.texts, "tokens": st.tokens,
-                        "padded_tokens": st.padded_tokens, "dropped": st.dropped,
-                        "mean_size": round(st.texts / st.batches, 2) if st.batches else 0.0},
-            "load_seconds": round(model.load_seconds, 2), "oom_retries": model.oom_retries,
-        }
+            raise NotReady(service.not_ready_reason)
+        st, limits = batcher.stats, service.limits
+        return json_response(Info(
+            model=model.name, path=str(model.path), device=str(model.device),
+            dtype=str(model.dtype).removeprefix("torch."), pooling=model.layout.pooling,
+            attention=model.attention, packing=model.packing, threads=model.threads,
+            native_dimension=model.native_dimension, default_dimension=service.default_dimension,
+            max_length=model.max_length, prompts=sorted(model.layout.prompts),
+            limits=Limits(max_texts=settings.max_texts, max_batch_tokens=limits.max_batch_tokens,
+                          max_batch_size=limits.max_batch_size, max_queue=settings.max_queue,
+                          max_body_bytes=settings.max_body_bytes,
+                          max_inflight_bytes=settings.max_inflight_bytes,
+                          request_timeout=settings.request_timeout),
+            queue=QueueInfo(depth=batcher.depth, capacity=settings.max_queue),
+            batches=BatchInfo(count=st.batches, texts=st.texts, tokens=st.tokens,
+                              padded_tokens=st.padded_tokens, dropped=st.dropped, failed=st.failed,
+                              mean_size=round(st.texts / st.batches, 2) if st.batches else 0.0),
+            load_seconds=round(model.load_seconds, 2), oom_retries=model.oom_retries))
 
     @app.post("/embed")
-    async def embed(request: Request) -> JSONResponse:
+    async def embed(request: Request) -> Response:
         started = time.perf_counter()
-        req: EmbedRequest = parse(EmbedRequest, await read_json(request))
-        result = await run_embed(request, req.texts, dimension=req.dimension,
-                                 prompt_name=req.prompt_name, normalize=req.normalize)
-        return fast_json({
-            "embeddings": result.vectors.numpy(), "model": service.model.name,  # type: ignore[union-attr]
-            "dimension": result.dimension, "count": len(req.texts),
-            "elapsed_ms": round((time.perf_counter() - started) * 1000, 2),
-            "truncated": result.truncated,
-        })
+        req = await read(request, EmbedRequest)
+        texts = req.text_list
+        result = await until_client_gone(request, service.embed(
+            texts, dimension=req.output_dimension, prompt_name=req.prompt_name,
+            normalize=req.normalize, truncate=req.truncate is not False))
+        if req.tei:  # TEI answers a bare array of vectors
+            return json_response(result.vectors)
+        return json_response(EmbedResponse(
+            embeddings=result.vectors, model=service.model.name,  # type: ignore[union-attr]
+            dimension=result.vectors.shape[1], count=len(texts),
+            elapsed_ms=round((time.perf_counter() - started) * 1000, 2), truncated=result.truncated))
 
     @app.post("/v1/embeddings")
-    async def openai_embeddings(request: Request) -> JSONResponse:
-        req: OpenAIEmbeddingRequest = parse(OpenAIEmbeddingRequest, await read_json(request))
-        result = await run_embed(request, req.texts, dimension=req.dimensions,
-                                 prompt_name=req.input_type, normalize=True)
+    async def openai_embeddings(request: Request) -> Response:
+        req = await read(request, OpenAIEmbeddingRequest)
+        result = await until_client_gone(request, service.embed(
+            req.text_list, dimension=req.dimensions, prompt_name=req.input_type, normalize=True))
+        rows: list[Any] = list(result.vectors)
         if req.encoding_format == "base64":
-            data = [base64.b64encode(v.numpy().astype("<f4").tobytes()).decode() for v in result.vectors]
-        else:
-            data = list(result.vectors.numpy())
-        return fast_json({
-            "object": "list",
-            "data": [{"object": "embedding", "index": i, "embedding": e} for i, e in enumerate(data)],
-            "model": req.model or service.model.name,  # type: ignore[union-attr]
-            "usage": {"prompt_tokens": result.tokens, "total_tokens": result.tokens},
-        })
+            rows = [base64.b64encode(row.astype("<f4", copy=False).tobytes()).decode() for row in rows]
+        return json_response(OpenAIEmbeddingList(
+            data=[OpenAIEmbedding(index=i, embedding=row) for i, row in enumerate(rows)],
+            model=service.model.name,  # type: ignore[union-attr]
+            usage=Usage(prompt_tokens=result.tokens, total_tokens=result.tokens)))
 
     @app.get("/metrics")
     async def metrics() -> Response:
@@ -199,43 +155,33 @@ def create_app(settings: Settings, service: EmbedService | None = None) -> FastA
     return app
 
 
-class GuardMiddleware:
-    """Pure ASGI (no BaseHTTPMiddleware overhead): API key check, request count and latency."""
+async def until_client_gone(request: Request, work: Awaitable[T]) -> T:
+    """`work`'s result, or ClientGone (and `work` cancelled: its queued texts are then dropped)
+    when the client disconnects first. One watcher task, not a task per side: this runs on
+    every request."""
+    me = asyncio.current_task()
+    assert me is not None
+    watcher = asyncio.ensure_future(_disconnected(request))
+    waiting = True
 
-    def __init__(self, app: Any, service: EmbedService, api_key: str | None) -> None:
-        self.app, self.service, self.api_key = app, service, api_key
-        self.routes = {"/health", "/ready", "/info", "/embed", "/v1/embeddings", "/metrics"}
+    def hung_up(done: asyncio.Future[None]) -> None:
+        if waiting and not done.cancelled():  # a callback already queued may come after the end
+            me.cancel()
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        started = time.perf_counter()
-        path = scope["path"]
-        route = path if path in self.routes else "other"
-        status = [500]
-
-        async def send_status(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            if self.api_key and path not in OPEN_ROUTES:
-                given = dict(scope["headers"]).get(b"authorization", b"")
-                if not hmac.compare_digest(given, f"Bearer {self.api_key}".encode()):
-                    response = error_response(401, "missing or wrong API key (Authorization: Bearer <key>)",
-                                              {"WWW-Authenticate": "Bearer"})
-                    return await response(scope, receive, send_status)
-            await self.app(scope, receive, send_status)
-        finally:
-            m = self.service.metrics
-            m.requests.labels(route, str(status[0])).inc()
-            m.request_seconds.labels(route).observe(time.perf_counter() - started)
+    watcher.add_done_callback(hung_up)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if watcher.done() and not watcher.cancelled():
+            me.uncancel()
+            raise ClientGone("client closed the request") from None
+        raise
+    finally:
+        waiting = False
+        watcher.cancel()
 
 
-async def _client_gone(request: Request) -> None:
+async def _disconnected(request: Request) -> None:
     """Returns when the client disconnects (the body was read already)."""
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            return
+    while (await request.receive())["type"] != "http.disconnect":
+        pass

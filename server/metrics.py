@@ -31,6 +31,10 @@ class Metrics:
         self.dropped = Counter("codex_embed_dropped_texts", "Texts dropped before compute "
                                "(client gone or deadline passed)", registry=r)
         self.oom_retries = Counter("codex_embed_oom_retries", "Batches split after an OOM", registry=r)
+        self.failed_batches = Counter("codex_embed_failed_batches", "Forwards that raised (not OOM)",
+                                      registry=r)
+        self.inflight_bytes = Gauge("codex_embed_inflight_body_bytes", "Request body bytes held by "
+                                    "requests in progress", registry=r)
         self.load_seconds = Gauge("codex_embed_model_load_seconds", "Model load + warm-up time",
                                   registry=r)
         self.ready = Gauge("codex_embed_ready", "1 once the model is loaded and warm", registry=r)
@@ -50,6 +54,8 @@ class Metrics:
             self.tokens.inc(value)
         elif name == "dropped":
             self.dropped.inc(value)
+        elif name == "failed":
+            self.failed_batches.inc(value)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,10 +1,10 @@
-"""The model runner: load a local folder, tokenize, forward with OOM splitting, pool, normalize."""
+"""The model runner: load a local folder, forward packed or padded batches with OOM splitting, pool."""
 
 from __future__ import annotations
 
 import logging
+import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -12,17 +12,22 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+from .encoder import TextEncoder
+from .errors import TextTooLarge
+from .packing import Inputs, packed, padded
 from .pooling import ModelLayout, pool, read_layout
 
 log = logging.getLogger(__name__)
 
+# Architectures whose forward takes position_ids and a ready 4-D mask, so texts can share a row;
+# the value says whether attention is causal. Checked again on the real weights at warm-up.
+PACKABLE = {"bert": False, "qwen3": True, "qwen2": True}
+PROBE_TEXTS = ["warm-up", "a somewhat longer sentence to compare packed and separate forwards",
+               "three words here"]
+
 
 class ModelLoadError(RuntimeError):
     pass
-
-
-class TextTooLarge(RuntimeError):
-    """One text alone does not fit in device memory."""
 
 
 def resolve_device(spec: str) -> torch.device:
@@ -39,25 +44,25 @@ def resolve_device(spec: str) -> torch.device:
     return device
 
 
+def usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def is_oom(exc: BaseException) -> bool:
     return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
 
-@dataclass(frozen=True)
-class Encoded:
-    ids: list[int]
-    truncated: bool
-
-
 class EmbeddingModel:
     def __init__(self, path: str | Path, device: str = "auto", max_length: int | None = None,
-                 dtype: str = "auto") -> None:
+                 dtype: str = "auto", threads: int | None = None, packing: bool = True) -> None:
         self.path = Path(path).expanduser()
         if not (self.path / "config.json").exists():
             raise ModelLoadError(f"{self.path} is not a model folder (no config.json); "
                                  "the server loads local folders only, never the hub")
         started = time.monotonic()
         self.device = resolve_device(device)
+        self.threads = threads or usable_cpus()
+        torch.set_num_threads(self.threads)
         self.dtype = {"auto": torch.float16 if self.device.type == "cuda" else torch.float32,
                       "float16": torch.float16, "float32": torch.float32,
                       "bfloat16": torch.bfloat16}[dtype]
@@ -67,52 +72,48 @@ class EmbeddingModel:
         self.tokenizer.padding_side = "left" if self.layout.pooling == "lasttoken" else "right"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModel.from_pretrained(self.path, local_files_only=True, dtype=self.dtype)
-        self.model.to(self.device).eval()
+        self.model = self._load_weights()
+        self.attention = str(self.model.config._attn_implementation)
         limits = [v for v in (max_length, self.layout.max_length,
                               getattr(config, "max_position_embeddings", None),
                               self.tokenizer.model_max_length, 8192) if v]
         self.max_length = int(min(limits))
+        self.encoder = TextEncoder(self.tokenizer, self.max_length)
         self.native_dimension = int(config.hidden_size)
+        self.causal = PACKABLE.get(config.model_type)
+        self.packing = packing and self.causal is not None and self.attention == "sdpa"
         generic = self.path.name in ("model", "models", "snapshot", "main")
         self.name = self.path.parent.name if generic else self.path.name
         self.oom_retries = 0
         self.load_seconds = time.monotonic() - started
 
-    # -- tokens -----------------------------------------------------------------------------
-    def encode(self, texts: Sequence[str]) -> list[Encoded]:
-        """Token ids per text (no padding), truncated to max_length, with a truncation flag."""
-        full = self.tokenizer(list(texts), add_special_tokens=True, truncation=False,
-                              padding=False, verbose=False)["input_ids"]
-        out = []
-        for text, ids in zip(texts, full):
-            if len(ids) <= self.max_length:
-                out.append(Encoded(ids, False))
-            else:
-                cut = self.tokenizer(text, truncation=True, max_length=self.max_length)["input_ids"]
-                out.append(Encoded(cut, True))
-        return out
-
-    def _pad(self, batch: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        width = max(len(ids) for ids in batch)
-        pad_id = self.tokenizer.pad_token_id
-        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        left = self.tokenizer.padding_side == "left"
-        for row, seq in enumerate(batch):
-            sl = slice(width - len(seq), width) if left else slice(0, len(seq))
-            ids[row, sl] = torch.tensor(seq, dtype=torch.long)
-            mask[row, sl] = 1
-        return ids, mask
+    def _load_weights(self) -> torch.nn.Module:
+        # SDPA is the fastest exact attention torch has; models that lack it load their default.
+        try:
+            model = AutoModel.from_pretrained(self.path, local_files_only=True, dtype=self.dtype,
+                                              attn_implementation="sdpa")
+        except (ValueError, ImportError):
+            model = AutoModel.from_pretrained(self.path, local_files_only=True, dtype=self.dtype)
+        if getattr(model, "pooler", None) is not None:
+            model.pooler = None  # BERT's CLS dense+tanh: computed on every forward, never used here
+        return model.to(self.device).eval()
 
     # -- forward ----------------------------------------------------------------------------
+    def inputs(self, batch: Sequence[list[int]], pack: bool | None = None) -> Inputs:
+        pad_id = self.tokenizer.pad_token_id
+        if (self.packing if pack is None else pack) and len(batch) > 1:
+            return packed(batch, pad_id, causal=bool(self.causal))
+        return padded(batch, pad_id, left=self.tokenizer.padding_side == "left")
+
     @torch.inference_mode()
-    def forward(self, batch: Sequence[list[int]]) -> torch.Tensor:
+    def forward(self, batch: Sequence[list[int]], pack: bool | None = None) -> torch.Tensor:
         """Pooled full-dimension float32 vectors (on CPU) for token-id lists, not normalized."""
-        ids, mask = self._pad(batch)
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
-        return pool(hidden, mask, self.layout.pooling).float().cpu()
+        inputs = self.inputs(batch, pack)
+        cuda = self.device.type == "cuda"
+        kwargs = {k: (v.pin_memory() if cuda else v).to(self.device, non_blocking=True)
+                  for k, v in inputs.kwargs.items()}
+        hidden = self.model(**kwargs).last_hidden_state
+        return pool(hidden, inputs.segments, self.layout.pooling).cpu()
 
     def forward_safe(self, batch: Sequence[list[int]]) -> list[torch.Tensor | TextTooLarge]:
         """Forward; on OOM empty the cache and retry in halves. A text that alone does not fit
@@ -127,13 +128,23 @@ class EmbeddingModel:
                 torch.cuda.empty_cache()
             if len(batch) == 1:
                 log.warning("one text of %d tokens does not fit on %s", len(batch[0]), self.device)
-                return [TextTooLarge(f"a text of {len(batch[0])} tokens does not fit in memory")]
+                return [TextTooLarge(f"a text of {len(batch[0])} tokens does not fit in memory; "
+                                     "send it shorter or to a larger GPU")]
             half = len(batch) // 2
             log.warning("OOM on a batch of %d; retrying as %d + %d", len(batch), half, len(batch) - half)
             return self.forward_safe(batch[:half]) + self.forward_safe(batch[half:])
 
     def warm_up(self) -> None:
-        self.forward([self.encode(["warm-up"])[0].ids])
+        """One forward per probe text, then the same texts packed: packing stays on only where it
+        gives the same vectors (cosine >= 0.9999) on these weights."""
+        probe = [e.ids for e in self.encoder.encode(PROBE_TEXTS)]
+        alone = torch.cat([self.forward([ids], pack=False) for ids in probe])
+        if self.packing:
+            together = self.forward(probe, pack=True)
+            worst = float(F.cosine_similarity(alone, together, dim=-1).min())
+            if not worst >= 0.9999:
+                self.packing = False
+                log.warning("packed forward differs from separate forwards (cosine %.6f): packing off", worst)
         if self.device.type == "cuda":
             torch.cuda.synchronize()
 

@@ -61,21 +61,42 @@ def _pooling_from(cfg: dict[str, object], fallback: str) -> str:
     return fallback
 
 
-def last_token_index(mask: torch.Tensor) -> torch.Tensor:
-    """Index of each row's last real token, for left *or* right padding.
+def segments_from_mask(mask: torch.Tensor) -> torch.Tensor:
+    """A padded batch's attention mask as segments: row index where a real token is, -1 elsewhere."""
+    rows = torch.arange(mask.shape[0], device=mask.device)[:, None].expand_as(mask)
+    return torch.where(mask.bool(), rows, -1)
 
-    `mask.sum(1) - 1` is only right under right padding; under left padding the last real
-    token is always the final column. Reading the mask itself is right for both.
+
+def pool(hidden: torch.Tensor, segments: torch.Tensor | None, strategy: str) -> torch.Tensor:
+    """One float32 vector per text from the hidden states of its own tokens.
+
+    `segments` says which text each position of `hidden` (rows, width, dim) belongs to (-1 for
+    padding), so one function serves padded rows under left or right padding and packed rows
+    holding several texts each. Texts are numbered 0..n-1 in the order their vectors come back.
+    None: one text fills `hidden`, nothing to sort out.
     """
-    width = mask.shape[1]
-    return width - 1 - mask.flip(1).to(torch.int64).argmax(dim=1)
-
-
-def pool(hidden: torch.Tensor, mask: torch.Tensor, strategy: str) -> torch.Tensor:
+    if segments is None:
+        return _pool_one(hidden[0], strategy)
+    seg = segments.to(hidden.device).reshape(-1)
+    flat = hidden.reshape(-1, hidden.shape[-1])
+    real = seg >= 0
+    seg, position = seg[real], torch.arange(real.numel(), device=hidden.device)[real]
+    n = int(seg.max()) + 1
+    lengths = torch.bincount(seg, minlength=n)
+    if strategy == "mean":
+        sums = torch.zeros(n, flat.shape[-1], dtype=torch.float32, device=hidden.device)
+        sums.index_add_(0, seg, flat[position].float())
+        return sums / lengths[:, None]
+    first = torch.full((n,), real.numel(), device=hidden.device).scatter_reduce(0, seg, position, "amin")
     if strategy == "cls":
-        return hidden[:, 0]
-    if strategy == "lasttoken":
-        rows = torch.arange(hidden.shape[0], device=hidden.device)
-        return hidden[rows, last_token_index(mask)]
-    weights = mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+        return flat[first].float()
+    # Last token: each text's tokens are contiguous, so it sits length - 1 after the first.
+    return flat[first + lengths - 1].float()
+
+
+def _pool_one(hidden: torch.Tensor, strategy: str) -> torch.Tensor:
+    if strategy == "mean":
+        return hidden.float().mean(0, keepdim=True)
+    if strategy == "cls":
+        return hidden[:1].float()
+    return hidden[-1:].float()

@@ -6,34 +6,20 @@ import asyncio
 import logging
 import socket
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import torch
 
-from .batcher import Batcher
+from .batcher import Batcher, Embedded
+from .batching import BatchLimits
+from .errors import BadInput, NotReady, PayloadTooLarge, ServerError
 from .metrics import Metrics
-from .model import EmbeddingModel, matryoshka
+from .model import EmbeddingModel
 from .pooling import query_prompt
 from .settings import Settings
+from .torch_thread import TorchThread
 
 log = logging.getLogger(__name__)
-
-
-class BadInput(ValueError):
-    """A request the server understood but cannot serve; becomes a 4xx (default 422)."""
-
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass(frozen=True)
-class EmbedResult:
-    vectors: torch.Tensor
-    dimension: int
-    tokens: int
-    truncated: int
 
 
 class EmbedService:
@@ -45,60 +31,76 @@ class EmbedService:
         self.started = time.time()
         self.hostname = socket.gethostname()
         self.load_error = ""
+        self.broken = ""
         self.shutting_down = False
-        self.max_batch_tokens = 0  # set from the device at load
-        self.max_batch_size = 0
+        self.on_fatal: Callable[[], None] | None = None  # set by whoever runs the server
+        self.limits = BatchLimits(max_batch_tokens=0, max_batch_size=0, packed=False)
 
     @property
     def ready(self) -> bool:
-        return self.model is not None and self.batcher is not None and not self.shutting_down
+        return self.batcher is not None and not (self.shutting_down or self.broken)
+
+    @property
+    def not_ready_reason(self) -> str:
+        if self.shutting_down:
+            return "shutting down"
+        return self.broken or self.load_error or "model is still loading"
 
     async def load(self) -> None:
-        """Load and warm the model in a thread, so /health answers while it loads."""
+        """Load and warm the model on the torch thread, so /health answers while it loads."""
         s = self.settings
         started = time.monotonic()
-        # Every torch call runs on this one thread: a second thread would get its own OpenMP
-        # team, whose idle workers spin against the first on a small machine.
-        torch_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torch")
+        # Every torch call runs on this one thread (load, warm-up, then the batcher's worker):
+        # a second thread would get its own OpenMP team competing with the first.
+        torch_thread = TorchThread()
         loop = asyncio.get_running_loop()
         try:
-            model = await loop.run_in_executor(
-                torch_thread, EmbeddingModel, s.model, s.device, s.max_length, s.dtype)
+            model = await loop.run_in_executor(torch_thread, lambda: EmbeddingModel(
+                s.model, s.device, s.max_length, s.dtype, threads=s.threads, packing=s.packing))
             await loop.run_in_executor(torch_thread, model.warm_up)
+            if s.dimension is not None and not 0 < s.dimension <= model.native_dimension:
+                raise ValueError(f"--dimension {s.dimension} is not in 1..{model.native_dimension}")
         except Exception as exc:  # noqa: BLE001 - reported on /health and in the log
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.error("model load failed: %s", self.load_error)
+            torch_thread.shutdown(wait=False)
             raise
-        if s.dimension is not None and not 0 < s.dimension <= model.native_dimension:
-            self.load_error = f"--dimension {s.dimension} is not in 1..{model.native_dimension}"
-            raise ValueError(self.load_error)
         if s.served_name:
             model.name = s.served_name
         seconds = time.monotonic() - started
         self.metrics.load_seconds.set(seconds)
-        log.info("model %s loaded on %s (%s, %s pooling, %d dims, max %d tokens) in %.1fs",
-                 model.name, model.device, str(model.dtype).removeprefix("torch."),
-                 model.layout.pooling, model.native_dimension, model.max_length, seconds)
-        # On CPU, small length-sorted batches are fastest (measured: 32 texts ~1.8x one batch
-        # of 100); a GPU wants big ones.
+        log.info("model %s loaded on %s (%s, %s attention, %s pooling, %d dims, max %d tokens, "
+                 "%d threads, packing %s) in %.1fs", model.name, model.device,
+                 str(model.dtype).removeprefix("torch."), model.attention, model.layout.pooling,
+                 model.native_dimension, model.max_length, model.threads,
+                 "on" if model.packing else "off", seconds)
         gpu = model.device.type == "cuda"
-        self.max_batch_tokens = s.max_batch_tokens or (16384 if gpu else 1024)
-        self.max_batch_size = s.max_batch_size or (256 if gpu else 32)
-        batcher = Batcher(self._forward(model), max_batch_tokens=self.max_batch_tokens,
-                          max_batch_size=self.max_batch_size, max_queue=s.max_queue,
-                          observe=self.metrics.observe, executor=torch_thread)
+        self.limits = BatchLimits(max_batch_tokens=s.max_batch_tokens or (16384 if gpu else 2048),
+                                  max_batch_size=s.max_batch_size or (256 if gpu else 64),
+                                  packed=model.packing)
+        batcher = Batcher(model.encoder, self._forward(model), self.limits, max_queue=s.max_queue,
+                          max_failures=s.max_failed_batches, observe=self.metrics.observe,
+                          on_broken=self._broken, executor=torch_thread)
         batcher.start()
         self.model, self.batcher = model, batcher
         self.metrics.ready.set(1)
 
-    def _forward(self, model: EmbeddingModel):
-        def run(batch):
+    def _forward(self, model: EmbeddingModel) -> Callable[[Sequence[list[int]]],
+                                                          list[torch.Tensor | ServerError]]:
+        def run(batch: Sequence[list[int]]) -> list[torch.Tensor | ServerError]:
             before = model.oom_retries
             out = model.forward_safe(batch)
             if model.oom_retries > before:
                 self.metrics.oom_retries.inc(model.oom_retries - before)
             return out
         return run
+
+    def _broken(self, reason: str) -> None:
+        self.broken = reason
+        self.metrics.ready.set(0)
+        log.error("this replica is broken (%s); exiting so that its supervisor restarts it", reason)
+        if self.on_fatal is not None:
+            self.on_fatal()
 
     @property
     def default_dimension(self) -> int:
@@ -125,24 +127,24 @@ class EmbedService:
                            f"got {dimension}")
         return dimension
 
+    def check_count(self, count: int) -> None:
+        if count > self.settings.max_texts:
+            raise PayloadTooLarge(f"too many texts: {count} > {self.settings.max_texts} per request")
+
     async def embed(self, texts: list[str], *, dimension: int | None, prompt_name: str | None,
-                    normalize: bool = True) -> EmbedResult:
-        assert self.model is not None and self.batcher is not None
-        if len(texts) > self.settings.max_texts:
-            raise BadInput(f"too many texts: {len(texts)} > {self.settings.max_texts} per request", 413)
+                    normalize: bool = True, truncate: bool = True) -> Embedded:
+        if not self.ready or self.model is None or self.batcher is None:
+            raise NotReady(self.not_ready_reason)
+        self.check_count(len(texts))
         dim = self.check_dimension(dimension)
         prefix = self.prompt(prompt_name)
-        inputs = [prefix + t for t in texts]
-        # Tokenizing a big request off the event loop keeps small requests flowing meanwhile.
-        encoded = (self.model.encode(inputs) if len(inputs) <= 16
-                   else await asyncio.to_thread(self.model.encode, inputs))
-        truncated = sum(e.truncated for e in encoded)
-        if truncated:
-            self.metrics.truncated.inc(truncated)
-        vectors = await self.batcher.submit([e.ids for e in encoded], self.settings.request_timeout)
+        result = await self.batcher.submit([prefix + t for t in texts] if prefix else texts,
+                                           dimension=dim, normalize=normalize, truncate=truncate,
+                                           timeout=self.settings.request_timeout)
         self.metrics.texts.inc(len(texts))
-        stacked = matryoshka(torch.stack(vectors), dim, normalize)
-        return EmbedResult(stacked, dim, sum(len(e.ids) for e in encoded), truncated)
+        if result.truncated:
+            self.metrics.truncated.inc(result.truncated)
+        return result
 
     async def close(self) -> None:
         self.shutting_down = True

@@ -15,23 +15,21 @@ class Settings(BaseSettings):
     port: int = 18765
     device: str = "auto"
     dtype: str = "auto"
+    threads: int | None = Field(None, description="torch intra-op threads (default: the usable CPUs)")
+    packing: bool = Field(True, description="pack several texts into one row instead of padding")
     dimension: int | None = Field(256, description="default output dimension (Matryoshka)")
     max_length: int | None = None
-    max_batch_tokens: int | None = Field(None, description="padded tokens per forward; "
-                                         "default 16384 on CUDA, 1024 on CPU")
-    max_batch_size: int | None = Field(None, description="texts per forward; default 256 on CUDA, 32 on CPU")
+    max_batch_tokens: int | None = Field(None, description="tokens per forward; "
+                                         "default 16384 on CUDA, 2048 on CPU")
+    max_batch_size: int | None = Field(None, description="texts per forward; default 256 on CUDA, 64 on CPU")
     max_texts: int = 2048
     max_queue: int = 8192
     max_body_bytes: int = 16 * 2**20
+    max_inflight_bytes: int = 64 * 2**20
+    max_failed_batches: int = Field(5, description="batches failing in a row before the server exits")
     request_timeout: float = 120.0
     api_key: str | None = None
     api_key_file: str | None = None
     query_task: str | None = None
     shutdown_timeout: float = 30.0
     log_level: str = "info"
-
-    def resolved_api_key(self) -> str | None:
-        if self.api_key_file:
-            with open(self.api_key_file) as fh:
-                return fh.read().strip() or None
-        return self.api_key or None

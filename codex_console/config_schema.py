@@ -96,6 +96,7 @@ class PollConfig:
     embed: float = setting(2.0, min=0.2, max=3600)
     neo4j: float = setting(5.0, min=0.2, max=3600)
     tunnels: float = setting(5.0, min=0.2, max=3600)
+    health: float = setting(60.0, min=0.2, max=3600)  # the watchdog's check history
 
 
 @dataclass

@@ -25,8 +25,8 @@ from typing import Awaitable, Callable
 from . import deploy
 from .backends.cluster import Cluster, home_path
 from .backends.runner import RemoteError, Unreachable
-from .backends.ssh import ActionInDoubt
 from .backends.slurm import SlurmClient, service_job
+from .backends.ssh import ActionInDoubt
 from .models import Job, JobState
 
 

@@ -9,8 +9,8 @@ from typing import AsyncIterator, Callable
 from .backends.bench import Progress
 from .backends.cluster import Cluster
 from .backends.poller import Source
-from .config import Config
 from .bench_log import BenchRun
+from .config import Config
 from .models import Job
 from .operations import Operation, Outcome, Plan, perform
 from .readings import Reading

@@ -14,14 +14,14 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from . import config as config_mod
 from . import bench_log, deploy, history, report, watchdog
+from . import config as config_mod
 from .backends.cluster import Cluster
 from .backends.poller import Waiting
 from .backends.runner import RemoteError
 from .check import CheckResult, State, run_check, unknown
 from .config import Config, ConfigError
-from .operations import NotPossible, OperationFailed, Operation, operation, perform
+from .operations import NotPossible, Operation, OperationFailed, operation, perform
 
 
 def _json(args: argparse.Namespace) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
 from pydantic import ValidationError
@@ -52,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Exit codes: 0 stopped cleanly, 1 model not loaded or replica broken, 2 bad settings.
+    """Exit codes: 0 stopped cleanly, 1 model not loaded or replica broken, 2 bad settings,
+    3 the GPU is unusable (CUDA errors): the job body requeues off the node on that code.
 
     OpenMP is left at its default (workers spin ~300k rounds, then sleep). Measured on 2 cores,
     a one-text forward on 2 threads takes 8.4 ms so, 15.6 ms with OMP_WAIT_POLICY=PASSIVE
@@ -96,11 +96,20 @@ def main(argv: list[str] | None = None) -> int:
     server.run()
     if service.load_error:
         print(f"codex-embed-server: model not loaded: {service.load_error}", file=sys.stderr)
-        return 1
+        return failure_code(service.load_error)
     if service.broken:
         print(f"codex-embed-server: replica broken: {service.broken}", file=sys.stderr)
-        return 1
+        return failure_code(service.broken)
     return 0
+
+
+EXIT_DEVICE = 3  # the GPU itself is unusable: the job's supervisor may move off this node
+DEVICE_WORDS = ("cuda", "nvidia", "device-side assert", "ecc error", "gpu is lost", "nvml")
+
+
+def failure_code(reason: str) -> int:
+    """3 when the failure points at the GPU (the job body's EXIT_DEVICE), else 1."""
+    return EXIT_DEVICE if any(word in reason.lower() for word in DEVICE_WORDS) else 1
 
 
 if __name__ == "__main__":

@@ -143,22 +143,22 @@ def embed_pids(port: int) -> list[int]:
 
 
 class LiveServer:
-    """The real embed server app under uvicorn on a free port, in a background thread."""
+    """The real embed server app under uvicorn, in a background thread."""
 
-    def __init__(self, host: str = "127.0.0.1", port_override: int | None = None, **settings: object) -> None:
+    def __init__(self, settings) -> None:  # server.settings.Settings (imported lazily: torch)
         import threading
 
         import uvicorn
 
         from server.app import create_app
-        from server.settings import Settings
 
-        self.settings = Settings(port=port_override or free_port(), host=host, device="cpu", **settings)
-        self.app = create_app(self.settings)
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=self.settings.port,
+        self.settings = settings
+        self.app = create_app(settings)
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host=settings.host, port=settings.port,
                                                     log_level="warning", lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{self.settings.port}"
+        host = "127.0.0.1" if settings.host == "0.0.0.0" else settings.host
+        self.url = f"http://{host}:{settings.port}"
 
     def __enter__(self) -> LiveServer:
         import httpx
@@ -177,6 +177,17 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(30)
+
+    @property
+    def service(self):
+        return self.app.state.service
+
+
+def live(model: str | Path, *, host: str = "127.0.0.1", port: int | None = None, **settings: object) -> LiveServer:
+    """A LiveServer for a local model folder on CPU (a free port unless one is given)."""
+    from server.settings import Settings
+
+    return LiveServer(Settings(model=str(model), host=host, port=port or free_port(), device="cpu", **settings))
 
 
 def minilm_path() -> str:

@@ -15,7 +15,14 @@ import shlex
 import time
 
 from ..models import GpuReport, Job
-from .nvidia_smi import QUERY_APPS, QUERY_GPU, NvidiaSmiError, check_exit, parse_apps, parse_gpus
+from .nvidia_smi import (
+    QUERY_APPS,
+    QUERY_GPU,
+    NvidiaSmiError,
+    check_exit,
+    parse_apps,
+    parse_gpus,
+)
 from .runner import RemoteError, Runner
 from .slurm import check_job_id
 

@@ -7,8 +7,15 @@ import re
 from ..config import Config
 from ..models import CommandResult, Job, JobState, Partition
 from .runner import RemoteError, Runner
-from .slurm_parse import (SINFO_FORMAT, SQUEUE_FORMAT, job_from_scontrol, parse_scontrol,
-                          parse_sinfo, parse_squeue_json, parse_squeue_text)
+from .slurm_parse import (
+    SINFO_FORMAT,
+    SQUEUE_FORMAT,
+    job_from_scontrol,
+    parse_scontrol,
+    parse_sinfo,
+    parse_squeue_json,
+    parse_squeue_text,
+)
 
 JOB_ID = re.compile(r"^\d+(_\d+)?$")
 SUBMIT_TOKEN = "codex-submit:"

@@ -15,7 +15,15 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from ..history import Summary
-from ..models import EmbedHealth, Endpoints, GpuReport, Job, JobState, Neo4jHealth, Tunnel
+from ..models import (
+    EmbedHealth,
+    Endpoints,
+    GpuReport,
+    Job,
+    JobState,
+    Neo4jHealth,
+    Tunnel,
+)
 from .poller import Samples, Source, Waiting, gather
 from .runner import RemoteError, Unreachable
 from .slurm import service_job
@@ -65,7 +73,7 @@ class Sources:
         self.neo4j = Source[Neo4jHealth]("neo4j", self._neo4j, p.neo4j, after=[self.endpoints],
                                          sampler=latency_samples)
         self.tunnels = Source[list[Tunnel]]("tunnels", self._tunnels, p.tunnels)
-        self.health = Source[Summary]("health", self._health, 60.0)
+        self.health = Source[Summary]("health", self._health, p.health)
 
     def checked(self) -> list[Source]:
         """What the check judges, in dependency order; no tunnels in local mode."""

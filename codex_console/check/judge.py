@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import ThresholdsConfig
-from ..models import EmbedHealth, Endpoints, GpuReport, Job, JobState, Neo4jHealth, ServiceHealth, Tunnel
-from ..readings import Reading
 from ..backends.slurm import service_job
+from ..config import ThresholdsConfig
+from ..models import (
+    EmbedHealth,
+    Endpoints,
+    GpuReport,
+    Job,
+    JobState,
+    Neo4jHealth,
+    ServiceHealth,
+    Tunnel,
+)
+from ..readings import Reading
 from .nagios import Perf, Range, State, judge_value, mib_to_mb, worst
 
 

@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..pids import stop_pid
 from . import bolt, slurm, sshd
 from .layout import SandboxLayout
-from ..pids import stop_pid
 from .processes import running_pid
 
 APT_PACKAGES = {"slurmctld": "slurmctld", "slurmd": "slurmd", "sbatch": "slurm-client",

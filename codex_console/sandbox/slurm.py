@@ -7,8 +7,8 @@ import secrets
 import subprocess
 from pathlib import Path
 
-from .layout import SandboxLayout
 from ..pids import wait_for
+from .layout import SandboxLayout
 from .processes import running_pid, start_daemon
 
 SLURM_CONF = Path("/etc/slurm/slurm.conf")

@@ -12,7 +12,7 @@ from codex_console.session import ConsoleSession
 
 async def test_polling_everything_uses_one_connection_and_never_overlaps(sandbox_config):
     cfg = sandbox_config
-    for name in ("slurm", "gpu", "embed", "neo4j", "tunnels"):
+    for name in ("slurm", "gpu", "embed", "neo4j", "tunnels", "health"):
         setattr(cfg.poll, name, 0.2)
     cluster = Cluster(cfg, stream_gpu=True)
     session = ConsoleSession(cluster)

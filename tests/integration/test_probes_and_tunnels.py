@@ -16,13 +16,13 @@ from codex_console.backends.neo4j import Neo4jProbe
 from codex_console.backends.runner import LocalRunner, ServiceDown
 from codex_console.backends.ssh import SshRunner
 
-from ..helpers import LiveServer, free_port, minilm_path
+from ..helpers import free_port, live, minilm_path
 
 
 @pytest.fixture(scope="module")
 def embed_server():
     # Bound to every address, like the job's replicas, so the node name reaches it.
-    with LiveServer(host="0.0.0.0", model=minilm_path()) as srv:
+    with live(minilm_path(), host="0.0.0.0") as srv:
         srv.url = f"http://{socket.gethostname()}:{srv.settings.port}"
         yield srv
 

@@ -18,8 +18,17 @@ from codex_console.backends.neo4j import Neo4jProbe
 from codex_console.backends.runner import LocalRunner
 from codex_console.models import JobState
 
-from ..helpers import (embed_pids, job_state, read_endpoints, service_config, start_now, submit, wait_endpoints,
-                       wait_for, write_config)
+from ..helpers import (
+    embed_pids,
+    job_state,
+    read_endpoints,
+    service_config,
+    start_now,
+    submit,
+    wait_endpoints,
+    wait_for,
+    write_config,
+)
 
 
 def ready(url: str) -> bool:

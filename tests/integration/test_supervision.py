@@ -15,7 +15,15 @@ from codex_console.backends.neo4j import Neo4jProbe
 from codex_console.backends.runner import LocalRunner, ServiceDown
 from codex_console.models import JobState
 
-from ..helpers import job_state, read_endpoints, service_config, start_now, submit, wait_for, write_config
+from ..helpers import (
+    job_state,
+    read_endpoints,
+    service_config,
+    start_now,
+    submit,
+    wait_for,
+    write_config,
+)
 
 
 async def log_of(cluster: Cluster) -> str:

@@ -18,7 +18,7 @@ from codex_console.sandbox import sshd
 from codex_console.sandbox.manager import NODE2, _children
 from codex_console.sandbox.processes import running_pid
 
-from ..helpers import LiveServer, free_port, minilm_path
+from ..helpers import free_port, live, minilm_path
 from .test_field_login import alias_only, user_ssh_config
 
 RECOVERY = 20.0
@@ -28,8 +28,8 @@ RECOVERY = 20.0
 def two_nodes():
     """An embed server on "the first node" (localhost) and one on the second (127.0.0.2), same port."""
     port = free_port()
-    with LiveServer(host="127.0.0.1", model=minilm_path(), served_name="on-node-1", port_override=port) as one, \
-            LiveServer(host="127.0.0.2", model=minilm_path(), served_name="on-node-2", port_override=port) as two:
+    with live(minilm_path(), host="127.0.0.1", port=port, served_name="on-node-1") as one, \
+            live(minilm_path(), host="127.0.0.2", port=port, served_name="on-node-2") as two:
         yield port, one, two
 
 

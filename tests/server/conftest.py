@@ -7,9 +7,8 @@ from typing import Iterator
 
 import pytest
 
-from .helpers import CORPUS, LiveServer, free_port, live
-
-__all__ = ["CORPUS", "LiveServer", "free_port", "live"]  # tests/integration imports these from here
+from ..helpers import LiveServer, live
+from .helpers import CORPUS
 
 
 @pytest.fixture(scope="session")

@@ -4,15 +4,6 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
-import time
-from pathlib import Path
-
-import httpx
-import uvicorn
-
-from server.app import create_app
-from server.settings import Settings
 
 AUTH = {"Authorization": "Bearer sekrit"}
 CORPUS = [
@@ -23,48 +14,6 @@ CORPUS = [
     "embedding vectors are normalized to unit length",
     "query instructions change how retrieval embeddings look",
 ] * 20
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    """The real app under uvicorn on a free port, in a background thread."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.app = create_app(settings)
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=settings.port,
-                                                    log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = f"http://127.0.0.1:{settings.port}"
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/ready").status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("server not ready in 120 s")
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
-
-    @property
-    def service(self):
-        return self.app.state.service
-
-
-def live(model: Path, **settings: object) -> LiveServer:
-    return LiveServer(Settings(model=str(model), port=free_port(), device="cpu", **settings))
 
 
 def raw_request(port: int, head: bytes, body: bytes = b"", timeout: float = 30) -> tuple[int | None, bytes]:

@@ -15,10 +15,18 @@ import torch
 from server.batcher import Batcher
 from server.batching import BatchLimits
 from server.encoder import Encoded
-from server.errors import DeadlinePassed, ForwardFailed, NotReady, Overloaded, PayloadTooLarge, TextTooLarge
+from server.errors import (
+    DeadlinePassed,
+    ForwardFailed,
+    NotReady,
+    Overloaded,
+    PayloadTooLarge,
+    TextTooLarge,
+)
 from server.model import EmbeddingModel
 
-from .helpers import AUTH, CORPUS, live, metric
+from ..helpers import live
+from .helpers import AUTH, CORPUS, metric
 
 
 class CharEncoder:

@@ -9,10 +9,10 @@ import threading
 import time
 
 import httpx
-
 import pytest
 
-from .helpers import CORPUS, free_port
+from ..helpers import free_port
+from .helpers import CORPUS
 
 
 def test_help_and_missing_model():
@@ -122,3 +122,11 @@ def test_serving_every_address_without_a_key_warns(tmp_path):
     assert "serving 0.0.0.0" in out.stderr and "without an API key" in out.stderr
     quiet = cli("--model", str(tmp_path / "nope"), "--host", "127.0.0.1", "--port", str(free_port()))
     assert "without an API key" not in quiet.stderr
+
+
+def test_a_failure_that_points_at_the_gpu_exits_3():
+    from server.cli import EXIT_DEVICE, failure_code
+
+    assert failure_code("RuntimeError: CUDA error: an illegal memory access was encountered") == EXIT_DEVICE == 3
+    assert failure_code("ModelLoadError: device 'cuda' asked for, but CUDA is not available here") == 3
+    assert failure_code("ModelLoadError: /models/x is not a model folder (no config.json)") == 1

@@ -21,7 +21,7 @@ SMALL_KINDS = [k for k in fuzz_server.KINDS if k != "16 MiB bodies"]
 
 @pytest.fixture(scope="module")
 def open_server(minilm_path):
-    from .helpers import live
+    from ..helpers import live
 
     with live(minilm_path, dimension=None) as srv:
         yield srv
@@ -68,7 +68,7 @@ def test_a_long_text_is_cut_before_tokenizing_and_counted(open_server):
 
 
 def test_too_many_bytes_in_flight_is_429_with_retry_after(minilm_path):
-    from .helpers import live
+    from ..helpers import live
 
     with live(minilm_path, max_inflight_bytes=1000, max_body_bytes=900) as srv:
         port = srv.settings.port
@@ -90,7 +90,7 @@ def test_too_many_bytes_in_flight_is_429_with_retry_after(minilm_path):
 
 
 def test_chunked_body_over_the_limit_is_413(minilm_path):
-    from .helpers import live
+    from ..helpers import live
 
     with live(minilm_path, max_body_bytes=1000) as srv:
         def chunks():

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from codex_console import history as check_history
 from codex_console.backends.gpu import parse_report
 from codex_console.backends.slurm_parse import parse_squeue_json
 from codex_console.backends.sources import embed_samples, gpu_samples, latency_samples
 from codex_console.bench_log import BenchRun
-from codex_console.models import (BenchPoint, EmbedHealth, Endpoints, GpuReport, Neo4jHealth, Tunnel)
-from codex_console import history as check_history
+from codex_console.models import (
+    BenchPoint,
+    EmbedHealth,
+    Endpoints,
+    GpuReport,
+    Neo4jHealth,
+    Tunnel,
+)
 from codex_console.readings import History, Reading
 from codex_console.tui.app import CodexApp
 

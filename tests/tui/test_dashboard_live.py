@@ -48,7 +48,7 @@ async def test_dashboard_shows_and_acts_on_the_real_job(sandbox, tmp_path):
     await wait_endpoints(cfg, job_id)
     app = CodexApp(ConsoleSession(cluster))
     try:
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with app.run_test(size=(160, 50)) as pilot:
             await until(pilot, lambda: jobs_in_table(app).get(job_id) == "RUNNING")
             await until(pilot, lambda: "HEALTHY" in text_of(app, "#neo4j-panel .service-text"))
             await until(pilot, lambda: "READY" in text_of(app, "#embed-panel .service-text")

@@ -15,12 +15,17 @@ def test_dashboard_at_80x24(snap_compare):
     assert snap_compare(recorded_app(), terminal_size=(80, 24))
 
 
+async def settled(pilot) -> None:
+    """Charts are laid out after the first frame: take the picture once they are."""
+    await pilot.pause(0.3)
+
+
 def test_dashboard_at_120x40(snap_compare):
-    assert snap_compare(recorded_app(), terminal_size=(120, 40))
+    assert snap_compare(recorded_app(), terminal_size=(120, 40), run_before=settled)
 
 
 def test_dashboard_at_200x60(snap_compare):
-    assert snap_compare(recorded_app(), terminal_size=(200, 60))
+    assert snap_compare(recorded_app(), terminal_size=(200, 60), run_before=settled)
 
 
 def test_dashboard_with_a_stale_source(snap_compare):

@@ -6,11 +6,26 @@ import re
 
 import pytest
 
-from codex_console.check.judge import (Snapshot, Thresholds, judge, judge_gpu, judge_job, judge_service,
-                                       verdict)
+from codex_console.check.judge import (
+    Snapshot,
+    Thresholds,
+    judge,
+    judge_gpu,
+    judge_job,
+    judge_service,
+    verdict,
+)
 from codex_console.check.nagios import Perf, Range, RangeError, State, judge_value
 from codex_console.config import ThresholdsConfig
-from codex_console.models import EmbedHealth, Endpoints, GpuReport, GpuSample, Job, JobState, Neo4jHealth
+from codex_console.models import (
+    EmbedHealth,
+    Endpoints,
+    GpuReport,
+    GpuSample,
+    Job,
+    JobState,
+    Neo4jHealth,
+)
 from codex_console.readings import Reading
 
 TH = Thresholds.from_config(ThresholdsConfig())  # embed 500/3000 ms, neo4j 250/2000 ms, GPU 85/92 C

@@ -6,8 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from codex_console.backends.slurm_parse import (job_from_scontrol, parse_scontrol, parse_sinfo,
-                                                parse_squeue_json, parse_squeue_text)
+from codex_console.backends.slurm_parse import (
+    job_from_scontrol,
+    parse_scontrol,
+    parse_sinfo,
+    parse_squeue_json,
+    parse_squeue_text,
+)
 from codex_console.models import JobState
 
 SLURM = Path(__file__).parent.parent / "fixtures" / "slurm"

@@ -35,6 +35,10 @@ class TimeChart(PlotextPlot):
         super().__init__(**kwargs)
         self.title = title
         self.unit = unit
+        self._axis = (300.0, 0.0)  # window, now: the time axis, labelled when drawn
+        # Plotext's "clear" theme draws on the panel's own background. (The "auto" theme is
+        # registered once per process, and its colours then depend on which app came first.)
+        self.theme = "clear"
 
     def draw(self, lines: Sequence[Line], window: str, now: float, floor: float | None = 0.0) -> None:
         seconds = WINDOWS.get(window, 300.0)
@@ -48,9 +52,8 @@ class TimeChart(PlotextPlot):
             if xs:
                 plt.plot(xs, ys, label=line.label, marker="braille")
                 drawn += 1
-        ticks, labels = time_labels(seconds, now)
+        self._axis = (seconds, now)
         plt.xlim(-seconds, 0)
-        plt.xticks(ticks, labels)
         plt.title(f"{self.title} · last {window}" + ("" if drawn else " · no data yet"))
         plt.ylabel(self.unit)
         if not drawn:
@@ -60,3 +63,11 @@ class TimeChart(PlotextPlot):
             highest = max((getattr(p, line.statistic) for line in lines for p in line.points), default=1.0)
             plt.ylim(floor, max(highest * 1.15, floor + 1e-9))
         self.refresh()
+
+    def render(self):  # type: ignore[override]
+        # As many time labels as fit without touching: plotext drops colliding labels in an
+        # order that changes from one process to the next.
+        seconds, now = self._axis
+        ticks, labels = time_labels(seconds, now, max(2, min(5, (self.size.width - 8) // 12)))
+        self.plt.xticks(ticks, labels)
+        return super().render()

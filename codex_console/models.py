@@ -141,6 +141,7 @@ class Endpoints:
     down: tuple[str, ...] = ()  # replicas the job marked down
     written: float | None = None  # the file's mtime (epoch), when known
     extra: tuple[tuple[str, str], ...] = ()  # other keys the job wrote (hand-over state...)
+    access: tuple[FileAccess, ...] = ()  # who can read the endpoints and key files (console only)
 
     @property
     def embed_url(self) -> str:
@@ -148,6 +149,23 @@ class Endpoints:
 
     def get(self, key: str, default: str = "") -> str:
         return dict(self.extra).get(key, default)
+
+
+@dataclass(frozen=True)
+class FileAccess:
+    """Who can read a file the services share (the endpoints file, the API key), from `stat`."""
+
+    path: str
+    mode: str  # permission bits in octal, as `stat -c %a` prints them ("640")
+    owner: str
+    group: str
+
+    @property
+    def readers(self) -> str:
+        bits = int(self.mode, 8) if self.mode.isdigit() else 0
+        if bits & 0o004:
+            return "everyone"
+        return f"{self.owner} and group {self.group}" if bits & 0o040 else f"{self.owner} only"
 
 
 @dataclass(frozen=True, kw_only=True)

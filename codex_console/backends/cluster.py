@@ -44,7 +44,7 @@ class Cluster:
         self.slurm = SlurmClient(self.runner, cfg)
         self.gpu = GpuClient(self.runner, cfg.slurm.gpu_query)
         self.gpu_stream = GpuStream(self.runner, cfg.slurm.gpu_query, cfg.poll.gpu)
-        self.endpoints_reader = EndpointsReader(self.runner, cfg.services.endpoints_file)
+        self.endpoints_reader = EndpointsReader(self.runner, cfg.services.endpoints_file, shared=(self.api_key_file,))
         self.embed = EmbedProbe(self.runner, api_key=self.api_key)
         self.neo4j = Neo4jProbe(self.runner, auth=self.neo4j_auth)
         self.tunnels = TunnelManager(cfg)

@@ -7,7 +7,7 @@ import shlex
 from dataclasses import replace
 from typing import Mapping
 
-from ..models import Endpoints
+from ..models import Endpoints, FileAccess
 from .runner import Runner
 
 EMBED_ENV = "IMAS_CODEX_EMBED_REMOTE_URL"
@@ -15,6 +15,7 @@ NEO4J_ENV = "NEO4J_URI"
 KNOWN = {"EMBED_URL", "EMBED_URLS", "NEO4J_URI", "JOB_ID", "NODE", "STARTED", "STALE", "REASON",
          "EMBED_DOWN"}
 MTIME_MARK = "@@codex-mtime "
+ACCESS_MARK = "@@codex-access "
 
 
 def parse_env_file(text: str) -> dict[str, str]:
@@ -56,30 +57,51 @@ def apply_overrides(found: Endpoints, environ: Mapping[str, str] | None = None) 
                    source=f"{found.source} + env" if found.source else "env")
 
 
-def read_argv(path: str) -> list[str]:
-    """Print the file, then its mtime; `~/` expands on the cluster, nothing else does."""
-    script = f'cat -- "$1" 2>/dev/null && printf "\\n{MTIME_MARK}%s\\n" "$(stat -c %Y -- "$1")"; true'
-    if path.startswith("~/"):
-        return ["sh", "-c", 'cd && ' + script, "sh", path.removeprefix("~/")]
-    return ["sh", "-c", script, "sh", path]
+def read_argv(path: str, *shared: str) -> list[str]:
+    """Print the file, then its mtime, then who can read it and each of `shared` (mode, owner,
+    group; a missing file prints nothing); `~/` expands on the cluster, nothing else does."""
+    script = (f'cat -- "$1" 2>/dev/null && printf "\\n{MTIME_MARK}%s\\n" "$(stat -c %Y -- "$1")"; i=0; '
+              f'for f in "$@"; do stat -c "{ACCESS_MARK}$i %a %U %G" -- "$f" 2>/dev/null; i=$((i+1)); done; true')
+    paths = [path, *shared]
+    if any(p.startswith("~/") for p in paths):
+        return ["sh", "-c", 'cd && ' + script, "sh", *(p.removeprefix("~/") for p in paths)]
+    return ["sh", "-c", script, "sh", *paths]
 
 
-def parse_read(text: str, source: str) -> Endpoints:
+def parse_access(text: str, paths: list[str]) -> tuple[str, tuple[FileAccess, ...]]:
+    """The output without its access lines, and those lines read (for the paths, in order)."""
+    kept, found = [], []
+    for line in text.splitlines(keepends=True):
+        if not line.startswith(ACCESS_MARK):
+            kept.append(line)
+            continue
+        words = line[len(ACCESS_MARK):].split()
+        if len(words) == 4 and words[0].isdigit() and int(words[0]) < len(paths):
+            found.append(FileAccess(paths[int(words[0])], words[1].zfill(4), words[2], words[3]))
+    return "".join(kept), tuple(found)
+
+
+def parse_read(text: str, source: str, shared: tuple[str, ...] = ()) -> Endpoints:
+    text, access = parse_access(text, [source, *shared])
     body, _, mtime = text.rpartition(MTIME_MARK)
     if not _:
         body, mtime = text, ""
     values = parse_env_file(body)
     if not values:
-        return Endpoints()
+        return Endpoints(access=access)
     written = float(mtime.strip()) if mtime.strip().isdigit() else None
-    return endpoints_from(values, source, written)
+    return replace(endpoints_from(values, source, written), access=access)
 
 
 class EndpointsReader:
-    def __init__(self, runner: Runner, path: str = "~/.codex-services.env") -> None:
+    """Reads the endpoints file on the login node; `shared` are other files whose readers the
+    console shows beside it (the API key file)."""
+
+    def __init__(self, runner: Runner, path: str = "~/.codex-services.env", shared: tuple[str, ...] = ()) -> None:
         self.runner = runner
         self.path = path
+        self.shared = tuple(p for p in shared if p and p != "none")
 
     async def read(self, environ: Mapping[str, str] | None = None) -> Endpoints:
-        res = await self.runner.poll(read_argv(self.path))
-        return apply_overrides(parse_read(res.stdout, self.path), environ)
+        res = await self.runner.poll(read_argv(self.path, *self.shared))
+        return apply_overrides(parse_read(res.stdout, self.path, self.shared), environ)

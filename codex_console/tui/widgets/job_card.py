@@ -1,5 +1,6 @@
 """The service job at a glance: where it runs, how long it has left, restarts, the endpoints
-file's age and what it says, and the hand-over to the next job near the time limit."""
+file's age and what it says, who can read it and the key file, and the hand-over to the next
+job near the time limit."""
 
 from __future__ import annotations
 
@@ -62,6 +63,11 @@ def card_text(jobs: list[Job] | None, endpoints: Reading[Endpoints] | None, now:
                 + (" · neo4j" if ep.neo4j_uri else " · no neo4j"))
     if ep.reason:
         text.append(f"\n{ep.reason}", style="red" if ep.stale else "yellow")
+    if ep.access:
+        text.append("\nreadable by:")
+        for i, file in enumerate(ep.access):
+            text.append(f"{' ·' if i else ''} {file.path.rsplit('/', 1)[-1]} ")
+            text.append(f"{file.readers} ({file.mode})", style="bold red" if file.readers == "everyone" else "")
     handover = ep.get("HANDOVER")
     if handover:
         text.append(f"\nhand-over: {handover}" + (f" ({ep.get('SUCCESSOR')})" if ep.get("SUCCESSOR") else ""),

@@ -9,6 +9,7 @@
     codex-console login                  (OpenSSH transport: open the master connection once)
     codex-console report [--since 7d] [--json]   availability and incidents from the check history
     codex-console install-watchdog [--print|--cron]     codex-console sandbox up|down|status
+    codex-console embed TEXT... [--query] [--dimension N] [--json]   the tools' client, from the shell
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 
 from . import __version__
 from . import config as config_mod
+from .client.command import add_parser as embed_parser
 from .operations import OPERATIONS
 
 CHECK_FLAGS = {"embed_warn": "embed_latency_warn", "embed_crit": "embed_latency_crit",
@@ -88,6 +90,7 @@ def build_parser() -> Parser:
     wd = sub.add_parser("install-watchdog", help="systemd user timer (every 5 min), or a cron line")
     wd.add_argument("--print", action="store_true", help="only print what would be installed")
     wd.add_argument("--cron", action="store_true", help="print the cron line only")
+    embed_parser(sub)
     sb = sub.add_parser("sandbox", help="the local sandbox cluster (real Slurm, sshd, Bolt)")
     sb.add_argument("action", choices=["up", "down", "status"])
     return p

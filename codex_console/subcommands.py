@@ -1,4 +1,4 @@
-"""The headless subcommands: the check, `serve`, `tunnel`, `logs`, `bench`, `config`, `login`.
+"""The headless subcommands: the check, `serve`, `tunnel`, `logs`, `bench`, `config`, `login`, `embed`.
 
 Each is a thin wrapper that calls the backends or the operations table and prints (or --json).
 """
@@ -113,6 +113,10 @@ def dispatch(cfg: Config, args: argparse.Namespace) -> int:
         return config_show(cfg, args)
     if args.command == "install-watchdog":
         return watchdog.install_command(args.print, args.cron)
+    if args.command == "embed":
+        from .client.command import embed_command
+
+        return embed_command(cfg, args)
     try:
         return asyncio.run(_run(cfg, args))
     except (RemoteError, Waiting, NotPossible, OperationFailed, ConfigError) as exc:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .embed import AsyncEmbedClient
 
 TRY_AGAIN = (429, 503)
+REREAD_EVERY = 10.0  # seconds between looks at the endpoints while everything works
 Progress = Callable[[int, int], None]  # (texts done, texts in all)
 
 
@@ -149,6 +150,7 @@ class Call:
         """A usable replica; while there is none, re-read the endpoints and wait (a requeue,
         every replica resting) until the deadline."""
         client = self.client
+        await client.refresh(REREAD_EVERY)  # a long call sees replicas come back or a successor job
         while True:
             replica = client.replicas.pick()
             if replica is not None:

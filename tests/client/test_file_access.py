@@ -8,7 +8,6 @@ from codex_console.readings import Reading
 from codex_console.tui.widgets.job_card import card_text
 
 
-
 async def test_the_console_reads_who_can_read_the_endpoints_and_key_files(tmp_path):
     env, key = tmp_path / "services.env", tmp_path / "embed.key"
     env.write_text("EMBED_URL=http://gpu-1:18765\nJOB_ID=9\nNODE=gpu-1\nSTALE=0\n")
@@ -25,3 +24,12 @@ async def test_the_console_reads_who_can_read_the_endpoints_and_key_files(tmp_pa
     key.unlink()
     missing = await EndpointsReader(LocalRunner(), str(tmp_path / "none.env"), shared=(str(key),)).read(environ={})
     assert missing.access == () and missing.embed_url == ""
+
+
+async def test_paths_in_the_home_directory_are_read_there(home):
+    (home / ".codex-services.env").write_text("EMBED_URL=http://gpu-1:18765\nJOB_ID=4\nSTALE=0\n")
+    (home / "team.key").write_text("k\n")
+    (home / "team.key").chmod(0o600)
+    ep = await EndpointsReader(LocalRunner(), "~/.codex-services.env", shared=("$HOME/team.key",)).read(environ={})
+    assert ep.job_id == "4" and [(a.path, a.mode, a.readers) for a in ep.access] == [
+        ("~/.codex-services.env", "0644", "everyone"), ("$HOME/team.key", "0600", "root only")]

@@ -63,13 +63,13 @@ def card_text(jobs: list[Job] | None, endpoints: Reading[Endpoints] | None, now:
                 + (" · neo4j" if ep.neo4j_uri else " · no neo4j"))
     if ep.reason:
         text.append(f"\n{ep.reason}", style="red" if ep.stale else "yellow")
-    if ep.access:
-        text.append("\nreadable by:")
-        for i, file in enumerate(ep.access):
-            text.append(f"{' ·' if i else ''} {file.path.rsplit('/', 1)[-1]} ")
-            text.append(f"{file.readers} ({file.mode})", style="bold red" if file.readers == "everyone" else "")
     handover = ep.get("HANDOVER")
     if handover:
         text.append(f"\nhand-over: {handover}" + (f" ({ep.get('SUCCESSOR')})" if ep.get("SUCCESSOR") else ""),
                     style="magenta")
+    if ep.access:  # last: the line a short card drops
+        text.append("\nreadable by:")
+        for i, file in enumerate(ep.access):
+            text.append(f"{' ·' if i else ''} {file.path.rsplit('/', 1)[-1]} ")
+            text.append(f"{file.readers} ({file.mode})", style="bold red" if file.readers == "everyone" else "")
     return text

@@ -125,7 +125,8 @@ def render(cfg: Config, template: str | None = None, *, partition: str | None = 
     settings_block = "\n".join(f"{k}={v}" for k, v in settings.items())
     text = _load(f"{template}.sbatch")
     text = text.replace("{{header}}", header.rstrip("\n")).replace("{{settings}}", settings_block)
-    return text.replace("{{body}}", _load("job_body.sh"))
+    body = "\n".join(_load(part) for part in ("job_lib.sh", "job_rollover.sh", "job_main.sh"))
+    return text.replace("{{body}}", body)
 
 
 def placement(cfg: Config, partitions: list[Partition]) -> Placement:

@@ -25,7 +25,7 @@ from .. import config as config_mod
 from .connect import make_runner
 from .endpoints import EndpointsReader
 from .openssh import control_path
-from .tunnel_probe import probe_forward, ssh_argv, wanted_forwards
+from .tunnel_probe import aimed, probe_forward, ssh_argv, wanted_forwards
 
 log = logging.getLogger("codex-console.tunnel-keeper")
 HANG_LIMIT = 2  # checks in a row with no answer through a forward before ssh is restarted
@@ -34,7 +34,8 @@ HANG_LIMIT = 2  # checks in a row with no answer through a forward before ssh is
 class Keeper:
     def __init__(self, cfg: config_mod.Config, state: Path) -> None:
         self.cfg, self.state = cfg, state
-        self.forwards = wanted_forwards(cfg)
+        self.wanted = wanted_forwards(cfg)
+        self.forwards = self.wanted
         self.runner = make_runner(cfg)
         self.endpoints = EndpointsReader(self.runner, cfg.services.endpoints_file)
         self.proc: asyncio.subprocess.Process | None = None
@@ -62,11 +63,12 @@ class Keeper:
     async def step(self) -> None:
         try:
             ep = await self.endpoints.read()
-            if ep.node and not ep.stale:
-                if ep.node != self.node and self.proc is not None:
-                    log.info("job moved from %s to %s: re-targeting", self.node, ep.node)
+            if ep.node and (ep.embed_urls or ep.neo4j_uri):  # the services are somewhere
+                forwards = aimed(self.wanted, ep.embed_url, ep.neo4j_uri)
+                if (ep.node, forwards) != (self.node, self.forwards) and self.proc is not None:
+                    log.info("services moved (%s -> %s): re-targeting", self.node, ep.node)
                     await self.kill_ssh("re-target")
-                self.node = ep.node
+                self.node, self.forwards = ep.node, forwards
         except Exception as exc:  # noqa: BLE001 - keep the old target; say why
             self.last_error = f"endpoints: {exc}"
         if not self.node:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
 from ..config import Config
 from .sshconfig import override_args
@@ -34,6 +35,14 @@ def wanted_forwards(cfg: Config) -> list[Forward]:
              Forward("bolt", t.bolt_local_port, s.bolt_port),
              Forward("http", t.http_local_port, s.http_port)]
     return [f for f in every if f.name in t.forwards]
+
+
+def aimed(forwards: list[Forward], embed_url: str, neo4j_uri: str) -> list[Forward]:
+    """The forwards with the remote ports the endpoints file names (a successor on its
+    predecessor's node serves on the next block of ports)."""
+    ports = {"embed": urlsplit(embed_url).port if embed_url else None,
+             "bolt": urlsplit(neo4j_uri).port if neo4j_uri else None}
+    return [replace(f, remote_port=ports.get(f.name) or f.remote_port) for f in forwards]
 
 
 def ssh_argv(cfg: Config, node: str, forwards: list[Forward], control_path: str = "none") -> list[str]:

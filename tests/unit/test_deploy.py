@@ -22,7 +22,7 @@ def test_every_template_renders_to_valid_bash(template, tmp_path):
     assert subprocess.run(["bash", "-n", str(path)], capture_output=True).returncode == 0
     header = [line for line in script.splitlines() if line.startswith("#SBATCH")]
     for flag in ("--job-name=codex-services", "--time=7-00:00:00", "--requeue", "--dependency=singleton",
-                 "--signal=B:TERM@120", "--output=/home/alice/.local/share/codex-console/services/%x-%j.log"):
+                 "--signal=B:XCPU@120", "--output=/home/alice/.local/share/codex-console/services/%x-%j.log"):
         assert f"#SBATCH {flag}" in header
     assert ("#SBATCH --gres=gpu:1" in header) == (template != "neo4j")
     assert "{{" not in script
@@ -80,7 +80,7 @@ def test_placement_queues_on_gpu_partition_when_nothing_else_is_up():
 
 def test_the_signal_lead_is_neo4j_stop_time_plus_a_margin():
     script = deploy.render(cfg(**{"services.stop_timeout": "300"}))
-    assert "#SBATCH --signal=B:TERM@310" in script and "\nSTOP_TIMEOUT=300\n" in script
+    assert "#SBATCH --signal=B:XCPU@310" in script and "\nSTOP_TIMEOUT=300\n" in script
 
 
 def test_guard_and_keygen_are_valid_sh():

@@ -1,4 +1,4 @@
-# ---- the job body, shared by every template ------------------------------------------------
+# ---- the job body (1/3): services, readiness, the endpoints file, supervision ---------------
 # Starts Neo4j and one embed replica per GPU, publishes only the services that are ready, and
 # supervises them: restart in place with backoff; a replica that keeps failing is marked down
 # while the rest keep serving; the job requeues itself (off the node) only when no GPU works
@@ -16,6 +16,8 @@ SERVICES=()
 PUBLISHED=""
 FINAL_REASON=""  # why the whole job stops serving (ending, requeued, gave up)
 EVENTS_LIST=()  # the last few things the supervisor did, for the console's events pane
+PARTNER_URLS=""  # during a hand-over: the successor's ready replicas, listed beside ours
+REQUEUE_AT_END=0
 WANT_RESTART=""
 
 log() { printf '%s [codex-services %s] %s\n' "$(date +%H:%M:%S)" "${SLURM_JOB_ID:-?}" "$*"; }
@@ -27,7 +29,7 @@ event() {  # logged, and kept (the last 5) in the endpoints file's EVENTS
 }
 nap() { sleep "$1" & wait $! 2>/dev/null; }  # a sleep that signals interrupt
 
-ready_urls() {
+ready_urls() {  # this job's replicas that are ready
   local name urls=""
   for name in "${SERVICES[@]}"; do
     [[ $name == embed* && ${READY[$name]:-0} == 1 ]] && urls+="${urls:+,}http://$NODE:${EMBED_PORTS[${name#embed}]}"
@@ -57,7 +59,9 @@ serving() {  # every kind of service this job runs has something ready
 
 write_endpoints() {  # $1: stale flag (optional; else derived). Atomic, only when it changed.
   local stale=${1:-} urls dir tmp body why
+  may_publish || return 0
   urls=$(ready_urls)
+  [ -n "$PARTNER_URLS" ] && urls+="${urls:+,}$PARTNER_URLS"  # a successor's ready replicas
   why=$(reason)
   if [ -z "$stale" ]; then if serving; then stale=0; else stale=1; fi; fi
   body=$(
@@ -82,7 +86,6 @@ write_endpoints() {  # $1: stale flag (optional; else derived). Atomic, only whe
   [ -n "$SHARED_GROUP" ] && chgrp "$SHARED_GROUP" "$tmp"
   printf '%s\n' "$body" >"$tmp" && mv -f "$tmp" "$ENDPOINTS_FILE" && PUBLISHED=$body
 }
-extra_endpoints() { :; }  # the rollover part adds its keys here
 
 http_ready() {  # host port: GET /ready answers 200
   timeout 3 bash -c 'exec 3<>/dev/tcp/$0/$1 && printf "GET /ready HTTP/1.0\r\nHost: $0\r\n\r\n" >&3 &&
@@ -177,20 +180,23 @@ stop_all() {  # embed replicas in parallel; Neo4j gets the whole STOP_TIMEOUT
   wait "${pids[@]}" 2>/dev/null
 }
 
-on_term() {
-  trap - TERM INT USR1 USR2
-  log "SIGTERM: stopping services (Neo4j gets up to ${STOP_TIMEOUT}s), marking $ENDPOINTS_FILE stale"
-  on_term_extra
-  FINAL_REASON=${FINAL_REASON:-"job ${SLURM_JOB_ID:-} is ending (cancel, requeue or time limit)"}
+on_term() {  # $1: why. TERM is a cancel or a requeue (Slurm kills all after KillWait); XCPU is
+  # the end-of-time signal (--signal=B:XCPU@lead), for this shell alone, with the lead to use
+  trap - TERM INT USR1 USR2 XCPU
+  log "$1: stopping services (Neo4j gets up to ${STOP_TIMEOUT}s), marking $ENDPOINTS_FILE stale"
+  [ "$1" = "end of time" ] && at_time_limit
+  FINAL_REASON=${FINAL_REASON:-"job ${SLURM_JOB_ID:-} is ending ($1)"}
   for name in "${SERVICES[@]}"; do READY[$name]=0; done
   write_endpoints 1
   stop_all
+  if [ "$REQUEUE_AT_END" = 1 ]; then
+    trap '' TERM
+    scontrol requeue "$SLURM_JOB_ID" && log "requeued: $FINAL_REASON"
+  fi
   exit 0
 }
-on_term_extra() { :; }  # the rollover part hands Neo4j over here
-trap on_term TERM INT
-trap 'WANT_RESTART=embed' USR1
-trap 'WANT_RESTART=neo4j' USR2
+
+at_time_limit() { REQUEUE_AT_END=1; FINAL_REASON="time limit: requeued"; }  # the rollover part refines this
 
 # ---- failures that point at the node: requeue off it, within limits ---------------------------
 requeue_or_give_up() {  # $1: why
@@ -198,7 +204,7 @@ requeue_or_give_up() {  # $1: why
   now=$(date +%s)
   printf '%s %s %s %s\n' "$now" "${SLURM_JOB_ID:-}" "$NODE" "$1" >>"$REQUEUES_FILE"
   recent=$(awk -v since=$((now - REQUEUE_WINDOW)) '$1 >= since' "$REQUEUES_FILE" | wc -l)
-  trap - TERM INT USR1 USR2
+  trap - TERM INT USR1 USR2 XCPU
   for name in "${SERVICES[@]}"; do READY[$name]=0; done
   if [ "$recent" -gt "$REQUEUE_LIMIT" ]; then
     FINAL_REASON="gave up after $((recent - 1)) requeues in ${REQUEUE_WINDOW}s: $1"
@@ -293,7 +299,7 @@ check_ready() {  # name: readiness until ready, then every 5 s
 supervise() {  # one pass over every service
   local name rc
   for name in "${SERVICES[@]}"; do
-    case ${STATE[$name]} in
+    case ${STATE[$name]} in  # (waiting and handed-over: the rollover part decides)
       running)
         if kill -0 "${PID[$name]}" 2>/dev/null; then check_ready "$name"
         else wait "${PID[$name]}"; rc=$?; on_exit "$name" "$rc"; fi ;;
@@ -327,29 +333,3 @@ restart_in_place() {  # which: embed (one replica at a time) or neo4j
   event "$which restarted in place"
   write_endpoints
 }
-
-rollover_tick() { :; }  # the rollover part replaces this
-
-# ---- start --------------------------------------------------------------------------------------
-# One replica per GPU Slurm gave this job, each pinned to its own GPU; never a guess.
-IFS=, read -r -a GPU_IDS <<<"${CUDA_VISIBLE_DEVICES:-}"
-EMBED_PORTS=()
-if [ "$RUN_EMBED" = 1 ]; then
-  replicas=${#GPU_IDS[@]}; [ "$replicas" -ge 1 ] || { replicas=1; GPU_IDS=(""); }
-  for ((i = 0; i < replicas; i++)); do EMBED_PORTS+=($((EMBED_PORT + i))); SERVICES+=("embed$i"); done
-fi
-[ "$RUN_NEO4J" = 1 ] && SERVICES=(neo4j "${SERVICES[@]}")
-
-log "node $NODE, restart $RESTART_COUNT, GPUs '${CUDA_VISIBLE_DEVICES:-none}', services: ${SERVICES[*]}"
-write_endpoints 1
-for name in "${SERVICES[@]}"; do launch "$name"; done
-
-while true; do
-  supervise
-  if [ -n "$WANT_RESTART" ]; then
-    which=$WANT_RESTART; WANT_RESTART=""
-    restart_in_place "$which"
-  fi
-  rollover_tick
-  nap 1
-done

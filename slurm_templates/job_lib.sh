@@ -11,6 +11,7 @@ LOG_FILE=$(scontrol show job "${SLURM_JOB_ID:-0}" --oneliner 2>/dev/null | grep 
 REQUEUES_FILE="$ENDPOINTS_FILE.requeues"
 EXIT_DEVICE=3  # codex-embed-server's exit code when the GPU itself is unusable
 DRAIN_SECONDS=2  # a replica leaves the endpoints file this long before it is stopped
+DOWN_RETRY=600  # a service marked down is tried again this often
 declare -A PID=() FAILS=() SINCE=() READY=() LASTRC=() WHY=()
 SERVICES=()
 PUBLISHED=""
@@ -182,9 +183,10 @@ stop_all() {  # embed replicas in parallel; Neo4j gets the whole STOP_TIMEOUT
 
 on_term() {  # $1: why. TERM is a cancel or a requeue (Slurm kills all after KillWait); XCPU is
   # the end-of-time signal (--signal=B:XCPU@lead), for this shell alone, with the lead to use
-  trap - TERM INT USR1 USR2 XCPU
+  trap - TERM INT XCPU
+  trap '' USR1 USR2  # a restart asked for now would end the shell: stopping goes first
   log "$1: stopping services (Neo4j gets up to ${STOP_TIMEOUT}s), marking $ENDPOINTS_FILE stale"
-  [ "$1" = "end of time" ] && at_time_limit
+  if [ "$1" = "end of time" ]; then at_time_limit; else on_cancel; fi
   FINAL_REASON=${FINAL_REASON:-"job ${SLURM_JOB_ID:-} is ending ($1)"}
   for name in "${SERVICES[@]}"; do READY[$name]=0; done
   write_endpoints 1
@@ -196,15 +198,21 @@ on_term() {  # $1: why. TERM is a cancel or a requeue (Slurm kills all after Kil
   exit 0
 }
 
-at_time_limit() { REQUEUE_AT_END=1; FINAL_REASON="time limit: requeued"; }  # the rollover part refines this
+at_time_limit() { REQUEUE_AT_END=1; FINAL_REASON="time limit: requeued"; }  # the rollover part refines these
+on_cancel() { :; }
 
 # ---- failures that point at the node: requeue off it, within limits ---------------------------
+other_nodes() {  # nodes of the job's partitions besides this one
+  sinfo -h -N -p "$PARTITIONS" -o %N 2>/dev/null | sort -u | grep -vx "$NODE"
+}
+
 requeue_or_give_up() {  # $1: why
   local now recent
   now=$(date +%s)
   printf '%s %s %s %s\n' "$now" "${SLURM_JOB_ID:-}" "$NODE" "$1" >>"$REQUEUES_FILE"
   recent=$(awk -v since=$((now - REQUEUE_WINDOW)) '$1 >= since' "$REQUEUES_FILE" | wc -l)
-  trap - TERM INT USR1 USR2 XCPU
+  trap - TERM INT XCPU
+  trap '' USR1 USR2
   for name in "${SERVICES[@]}"; do READY[$name]=0; done
   if [ "$recent" -gt "$REQUEUE_LIMIT" ]; then
     FINAL_REASON="gave up after $((recent - 1)) requeues in ${REQUEUE_WINDOW}s: $1"
@@ -220,7 +228,9 @@ requeue_or_give_up() {  # $1: why
   stop_all
   trap '' TERM  # Slurm's TERM for the requeue must not cut the exclusion below short
   scontrol requeue "$SLURM_JOB_ID"
-  if [ "$EXCLUDE_FAILED_NODE" = 1 ]; then  # accepted once the requeue is under way
+  if [ "$EXCLUDE_FAILED_NODE" = 1 ] && [ -z "$(other_nodes)" ]; then
+    log "not excluding $NODE: no other node in $PARTITIONS could take the job"
+  elif [ "$EXCLUDE_FAILED_NODE" = 1 ]; then  # accepted once the requeue is under way
     local excluded=0
     for _ in $(seq 40); do
       scontrol update JobId="$SLURM_JOB_ID" ExcNodeList="$NODE" 2>/dev/null && { excluded=1; break; }
@@ -243,8 +253,10 @@ on_exit() {  # name rc: restart with backoff, or mark down past the limit
   FAILS[$name]=$(( ${FAILS[$name]:-0} + 1 ))
   if [ "${FAILS[$name]}" -gt "$RESTART_LIMIT" ]; then
     STATE[$name]=down
-    WHY[$name]="$name failed ${FAILS[$name]} times in a row (last exit $rc); marked down"
-    event "${WHY[$name]}; the other services keep serving"
+    NEXT_START[$name]=$((SECONDS + DOWN_RETRY))  # a passing cause (a filesystem hiccup) may clear
+    FAILS[$name]=$RESTART_LIMIT  # one more failure after a retry marks it down again
+    WHY[$name]="$name failed $((RESTART_LIMIT + 1)) times in a row (last exit $rc); marked down"
+    event "${WHY[$name]}; the other services keep serving; tried again in ${DOWN_RETRY}s"
     write_endpoints
     [[ $name == embed* ]] && all_replicas_down && device_failure &&
       requeue_or_give_up "no working GPU on $NODE (embed exit $EXIT_DEVICE: device unusable)"
@@ -303,7 +315,7 @@ supervise() {  # one pass over every service
       running)
         if kill -0 "${PID[$name]}" 2>/dev/null; then check_ready "$name"
         else wait "${PID[$name]}"; rc=$?; on_exit "$name" "$rc"; fi ;;
-      backoff)
+      backoff|down)
         [ "$SECONDS" -ge "${NEXT_START[$name]}" ] && launch "$name" ;;
     esac
   done
@@ -315,6 +327,7 @@ restart_in_place() {  # which: embed (one replica at a time) or neo4j
   event "in-place restart of $which requested"
   for name in "${SERVICES[@]}"; do
     [[ $name == "$which"* ]] || continue
+    case ${STATE[$name]} in waiting|handed-over) log "$name is not this job's to restart"; continue ;; esac
     READY[$name]=0
     write_endpoints  # clients stop using it before it goes away: they re-read the file
     if [ "$name" = neo4j ]; then stop_service "$name" "$STOP_TIMEOUT"

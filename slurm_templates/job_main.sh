@@ -7,7 +7,12 @@ trap 'WANT_RESTART=neo4j' USR2
 # One replica per GPU Slurm gave this job, each pinned to its own GPU; never a guess.
 IFS=, read -r -a GPU_IDS <<<"${CUDA_VISIBLE_DEVICES:-}"
 EMBED_PORTS=()
-port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+clean_state_files
+# A port is taken when something answers on it, or when the predecessor (of a hand-over) owns it:
+# one of its replicas may be between two restarts.
+OWNED=" "
+[ -n "$PREDECESSOR" ] && [ "$(read_state "$PREDECESSOR" NODE)" = "$NODE" ] && OWNED=" $(read_state "$PREDECESSOR" PORTS) "
+port_taken() { [[ $OWNED == *" $1 "* ]] || (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 if [ "$RUN_EMBED" = 1 ]; then
   replicas=${#GPU_IDS[@]}; [ "$replicas" -ge 1 ] || { replicas=1; GPU_IDS=(""); }
   base=$EMBED_PORT  # a successor on its predecessor's node takes the next block of ports

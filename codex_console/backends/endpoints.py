@@ -59,8 +59,9 @@ def apply_overrides(found: Endpoints, environ: Mapping[str, str] | None = None) 
 def read_argv(path: str) -> list[str]:
     """Print the file, then its mtime; `~/` expands on the cluster, nothing else does."""
     script = f'cat -- "$1" 2>/dev/null && printf "\\n{MTIME_MARK}%s\\n" "$(stat -c %Y -- "$1")"; true'
-    if path.startswith("~/"):
-        return ["sh", "-c", 'cd && ' + script, "sh", path.removeprefix("~/")]
+    for prefix in ("~/", "$HOME/", "${HOME}/"):
+        if path.startswith(prefix):
+            return ["sh", "-c", 'cd && ' + script, "sh", path.removeprefix(prefix)]
     return ["sh", "-c", script, "sh", path]
 
 

@@ -45,12 +45,21 @@ def aimed(forwards: list[Forward], embed_url: str, neo4j_uri: str) -> list[Forwa
     return [replace(f, remote_port=ports.get(f.name) or f.remote_port) for f in forwards]
 
 
-def ssh_argv(cfg: Config, node: str, forwards: list[Forward], control_path: str = "none") -> list[str]:
+def ssh_argv(cfg: Config, node: str, forwards: list[Forward]) -> list[str]:
     """One `ssh -N` for every forward, with the console's overrides over ~/.ssh/config; the
     host key is always checked, and ssh never asks anything (it runs with no terminal)."""
     argv = ["ssh", "-N", *override_args(cfg.login), "-o", "ExitOnForwardFailure=yes",
             "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2", "-o", "BatchMode=yes",
-            "-o", "StrictHostKeyChecking=yes", "-o", "ControlMaster=no", "-o", f"ControlPath={control_path}"]
+            "-o", "StrictHostKeyChecking=yes", "-o", "ControlMaster=no", "-o", "ControlPath=none"]
+    for f in forwards:
+        argv += ["-L", f"127.0.0.1:{f.local_port}:{node}:{f.remote_port}"]
+    return argv + [cfg.login.host]
+
+
+def master_argv(cfg: Config, control_path: str, op: str, node: str = "",
+                forwards: tuple[Forward, ...] | list[Forward] = ()) -> list[str]:
+    """`ssh -O forward|cancel|check`: forwards kept by the user's OpenSSH master connection."""
+    argv = ["ssh", *override_args(cfg.login), "-o", f"ControlPath={control_path}", "-O", op]
     for f in forwards:
         argv += ["-L", f"127.0.0.1:{f.local_port}:{node}:{f.remote_port}"]
     return argv + [cfg.login.host]

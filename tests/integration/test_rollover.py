@@ -14,7 +14,14 @@ from codex_console.backends.neo4j import Neo4jProbe
 from codex_console.backends.runner import LocalRunner, ServiceDown
 from codex_console.models import JobState
 
-from ..helpers import read_endpoints, service_config, submit, wait_endpoints, wait_for, write_config
+from ..helpers import (
+    read_endpoints,
+    service_config,
+    submit,
+    wait_endpoints,
+    wait_for,
+    write_config,
+)
 
 
 def shorten(job_id: str, minutes: int) -> None:
@@ -128,3 +135,43 @@ async def test_no_room_for_a_successor_warns_then_requeues_at_the_limit(sandbox,
         assert out.returncode == 2 and "no successor could start before the time limit" in out.stdout
     finally:
         await cluster.runner.run(["scancel", blocker])
+
+
+async def test_a_successor_that_dies_before_taking_over_gives_neo4j_back(sandbox, tmp_path, cleanup_jobs):
+    import shlex
+
+    from codex_console.sandbox.bolt import falkordb_argv
+
+    cfg = service_config(sandbox, tmp_path, "lostsucc", slurm__gpus=1, slurm__time_limit="10",
+                         services__rollover_lead="110s", services__stop_timeout=20,
+                         services__api_key_file="none", services__restart_limit=0)
+    bolt = shlex.join(falkordb_argv(cfg.services.bolt_port, daemonize=False, workdir="/tmp",
+                                    socket=f"/tmp/codex-t-{cfg.services.bolt_port}.sock"))
+    # A successor's Neo4j cannot start (its store is broken, say): it never takes over.
+    script = '[ -z "$CODEX_PREDECESSOR" ] || exit 1; exec ' + bolt
+    cfg.services.neo4j_command = "sh -c " + shlex.quote(script)
+    cluster = Cluster(cfg)
+    cleanup_jobs.append(cluster)
+    old = await submit(cluster)
+    await wait_endpoints(cfg, old)
+    shorten(old, 2)
+
+    async def released() -> bool:
+        ep = read_endpoints(cfg)
+        return bool(ep and ep.get("HANDOVER") in ("neo4j-moving", "ready") and ep.get("SUCCESSOR"))
+
+    assert await wait_for(released, 90, step=0.5), read_endpoints(cfg)
+    successor = read_endpoints(cfg).get("SUCCESSOR")
+    await cluster.runner.run(["scancel", successor])
+
+    async def back() -> bool:
+        ep = read_endpoints(cfg)
+        return bool(ep and ep.job_id == old and ep.neo4j_uri and not ep.stale and "ended" in ep.get("EVENTS"))
+
+    assert await wait_for(back, 60, step=1), read_endpoints(cfg)
+    probe = Neo4jProbe(LocalRunner())
+    try:
+        assert (await probe.probe(read_endpoints(cfg).neo4j_uri)).ready
+    finally:
+        await probe.close()
+    assert "failed: the successor ended" in read_endpoints(cfg).get("HANDOVER")

@@ -96,3 +96,15 @@ def test_the_key_file_is_created_once_private_and_never_printed(tmp_path):
     assert oct((tmp_path / "embed.key").stat().st_mode & 0o777) == "0o600"
     subprocess.run(argv, check=True)
     assert (tmp_path / "embed.key").read_text() == key
+
+
+def test_a_failing_squeue_is_never_taken_for_no_job(tmp_path):
+    fake = tmp_path / "squeue"
+    fake.write_text("#!/bin/sh\necho 'slurm_load_jobs error: Socket timed out' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+    guard = subprocess.run(["sh", "-c", deploy.GUARD, "sh", "codex-services", "echo", "SUBMITTED"],
+                           capture_output=True, text=True, env=env)
+    assert guard.returncode == 4 and "SUBMITTED" not in guard.stdout and "not submitting" in guard.stderr
+    wait = subprocess.run(["sh", "-c", deploy.WAIT_GONE, "sh", "codex-services"], capture_output=True, env=env)
+    assert wait.returncode == 4

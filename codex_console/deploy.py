@@ -19,12 +19,14 @@ from .models import Partition
 TEMPLATES = ("services", "embed", "neo4j")
 LOG_DIR = r"[A-Za-z0-9_./%+-]{1,512}"
 # The jobs of a name that are not finished (any state squeue shows but the final ones).
-ALIVE_JOBS = ("squeue --me --noheader --states=all --name=\"$n\" '--Format=JobID:|,StateCompact:|' "
-              "| awk -F'|' '$2 !~ /^(CD|CA|F|TO|NF|PR|OOM|BF|DL|RV)$/ {print $1 \" \" $2}'")
+# (squeue's own exit status decides: a failing squeue is never taken for "no job".)
+ALIVE_JOBS = ("out=$(squeue --me --noheader --states=all --name=\"$n\" '--Format=JobID:|,StateCompact:|') && "
+              "busy=$(printf '%s\\n' \"$out\" | awk -F'|' '$2 !~ /^(CD|CA|F|TO|NF|PR|OOM|BF|DL|RV)$/ && $1 != \"\" "
+              "{print $1 \" \" $2}')")
 # Under the lock: submit only when no job of the name exists; a failing squeue submits nothing.
-GUARD = (f'n=$1; shift; busy=$({ALIVE_JOBS}) || {{ echo "squeue failed: not submitting" >&2; exit 4; }}; '
+GUARD = (f'n=$1; shift; {ALIVE_JOBS} || {{ echo "squeue failed: not submitting" >&2; exit 4; }}; '
          'if [ -n "$busy" ]; then echo "a $n job exists already: $busy" >&2; exit 3; fi; exec "$@"')
-WAIT_GONE = (f'n=$1; for i in $(seq 240); do busy=$({ALIVE_JOBS}) || exit 4; [ -z "$busy" ] && exit 0; '
+WAIT_GONE = (f'n=$1; for i in $(seq 240); do {ALIVE_JOBS} || exit 4; [ -z "$busy" ] && exit 0; '
              'sleep 0.5; done; echo "the old $n job did not end within 2 minutes: $busy" >&2; exit 5')
 KEYGEN = ('umask 077; f=$1; if [ ! -s "$f" ]; then head -c 32 /dev/urandom | od -An -tx1 | tr -d " \\n" '
           '>"$f.tmp" && mv -f "$f.tmp" "$f"; fi; if [ -n "$3" ]; then chgrp "$3" "$f" || exit 1; fi; '
@@ -125,7 +127,8 @@ def render(cfg: Config, template: str | None = None, *, partition: str | None = 
     settings_block = "\n".join(f"{k}={v}" for k, v in settings.items())
     text = _load(f"{template}.sbatch")
     text = text.replace("{{header}}", header.rstrip("\n")).replace("{{settings}}", settings_block)
-    return text.replace("{{body}}", _load("job_body.sh"))
+    body = "\n".join(_load(part) for part in ("job_lib.sh", "job_rollover.sh", "job_main.sh"))
+    return text.replace("{{body}}", body)
 
 
 def placement(cfg: Config, partitions: list[Partition]) -> Placement:

@@ -24,9 +24,8 @@ from typing import Awaitable, Callable
 
 from . import deploy
 from .backends.cluster import Cluster, home_path
-from .backends.runner import RemoteError, Unreachable
+from .backends.runner import ActionInDoubt, RemoteError, Unreachable
 from .backends.slurm import SlurmClient, service_job
-from .backends.ssh import ActionInDoubt
 from .models import Job, JobState
 
 
@@ -43,6 +42,7 @@ class Step:
     argv: tuple[str, ...]
     stdin: str | None = None  # e.g. the sbatch script
     local: bool = False  # runs on this machine, not on the login node
+    timeout: float = 60.0
 
     def show(self) -> str:
         return shlex.join(self.argv) + (" <services.sbatch" if self.stdin else "")
@@ -125,11 +125,13 @@ async def submission(cluster: Cluster, what: str) -> Plan:
 
 
 async def plan_stop(cluster: Cluster, jobs: list[Job]) -> Plan:
+    """By name, not by the ids last seen: a successor submitted a moment ago goes too."""
     alive = [j for j in jobs if j.state.alive]
     if not alive:
         raise NotPossible("no service job")
-    ids = [j.job_id for j in alive]
-    return Plan((Step(tuple(SlurmClient.cancel_argv(ids))),), "cancel " + ", ".join(_where(j) for j in alive))
+    argv = SlurmClient.cancel_name_argv(cluster.cfg.slurm.job_name, await cluster.slurm.user())
+    return Plan((Step(tuple(argv)),), f"cancel every {cluster.cfg.slurm.job_name} job: "
+                + ", ".join(_where(j) for j in alive))
 
 
 async def plan_requeue(cluster: Cluster, jobs: list[Job]) -> Plan:
@@ -150,7 +152,7 @@ async def plan_resubmit(cluster: Cluster, jobs: list[Job]) -> Plan:
     stop = await plan_stop(cluster, jobs)
     fresh = await submission(cluster, "then submit a new job")
     # The guard would refuse while the old job ends: it waits for none to be left first.
-    wait = Step(("sh", "-c", deploy.WAIT_GONE, "sh", cluster.cfg.slurm.job_name))
+    wait = Step(("sh", "-c", deploy.WAIT_GONE, "sh", cluster.cfg.slurm.job_name), timeout=150)
     return Plan(stop.steps + (wait,) + fresh.steps, f"{stop.summary}; {fresh.summary}", fresh.token)
 
 
@@ -212,7 +214,7 @@ async def execute(cluster: Cluster, plan: Plan) -> Outcome:
     job_id = ""
     for step in plan.steps:
         try:
-            res = await cluster.runner.run(list(step.argv), input=step.stdin, timeout=60)
+            res = await cluster.runner.run(list(step.argv), input=step.stdin, timeout=step.timeout)
         except ActionInDoubt:
             if not plan.token:
                 raise

@@ -14,11 +14,14 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+import httpx
+
 from . import bench_log, deploy, history, report, watchdog
 from . import config as config_mod
 from .backends.cluster import Cluster
 from .backends.poller import Waiting
 from .backends.runner import RemoteError
+from .backends.tunnels import TunnelError
 from .check import CheckResult, State, run_check, unknown
 from .config import Config, ConfigError
 from .operations import NotPossible, Operation, OperationFailed, operation, perform
@@ -119,7 +122,8 @@ def dispatch(cfg: Config, args: argparse.Namespace) -> int:
         return embed_command(cfg, args)
     try:
         return asyncio.run(_run(cfg, args))
-    except (RemoteError, Waiting, NotPossible, OperationFailed, ConfigError) as exc:
+    except (RemoteError, Waiting, NotPossible, OperationFailed, ConfigError, TunnelError, OSError,
+            httpx.HTTPError) as exc:
         print(f"codex-console: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -20,6 +20,7 @@ from pathlib import Path
 from codex_console import config
 from codex_console.backends.cluster import Cluster
 from codex_console.sandbox.layout import SandboxLayout
+from codex_console.session import ConsoleSession
 from codex_console.tui.app import CodexApp
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -28,10 +29,10 @@ TICKS = os.sysconf("SC_CLK_TCK")
 async def first_paint() -> float:
     """Seconds from app start to a dashboard with every source drawn (in-process, headless)."""
     start = time.perf_counter()
-    app = CodexApp(Cluster(config.load()))
-    async with app.run_test(size=(100, 30)) as pilot:
-        c = app.cluster
-        while not all(s.reading.value is not None for s in (c.jobs, c.gpus, c.embed_health, c.graph_health)):
+    app = CodexApp(ConsoleSession(Cluster(config.load(), stream_gpu=True)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        while not all(app.readings.get(name) is not None and app.readings[name].value is not None
+                      for name in ("jobs", "gpu", "embed", "neo4j")):
             await pilot.pause(0.01)
         return time.perf_counter() - start
 
@@ -65,7 +66,7 @@ def main() -> int:
     accepted_before = log.read_text().count("Accepted publickey")
     exe = Path(sys.executable).with_name("codex-console")
     subprocess.run(["tmux", "kill-session", "-t", "measure"], capture_output=True)
-    subprocess.run(["tmux", "new-session", "-d", "-s", "measure", "-x", "100", "-y", "30",
+    subprocess.run(["tmux", "new-session", "-d", "-s", "measure", "-x", "120", "-y", "40",
                     f"exec {exe}"], check=True)
     shell = int(subprocess.run(["tmux", "display", "-p", "-t", "measure", "#{pane_pid}"],
                                capture_output=True, text=True).stdout)

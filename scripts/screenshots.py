@@ -2,28 +2,34 @@
 
     .venv/bin/python scripts/screenshots.py
 
-Needs the sandbox up (`codex-console sandbox up`); submits the services job if none runs.
+Needs the sandbox up (`codex-console sandbox up`). Submits the services job if none runs, runs
+the check a few times (the availability panel's history), opens the tunnels, restarts the embed
+replica once (the events pane has something to say), and draws the dashboard at 80x24, 120x40
+and 200x60, then the confirmation, the benchmark and the job log at 120x40.
 """
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 from codex_console import config
 from codex_console.backends.cluster import Cluster
+from codex_console.operations import operation, perform
+from codex_console.session import ConsoleSession
 from codex_console.tui.app import CodexApp
 from codex_console.tui.screens.bench import BenchScreen
 from codex_console.tui.screens.confirm import ConfirmScreen
 from codex_console.tui.screens.log import LogScreen
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
-SIZE = (110, 32)
+SIZES = ((80, 24), (120, 40), (200, 60))
 
 
-async def until(pilot, predicate, timeout: float = 120.0) -> None:
+async def until(pilot, predicate, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -31,35 +37,56 @@ async def until(pilot, predicate, timeout: float = 120.0) -> None:
         await pilot.pause(0.25)
 
 
+async def prepare(cfg: config.Config) -> None:
+    cluster = Cluster(cfg)
+    try:
+        if not await cluster.slurm.jobs():
+            op = operation("serve", "start")
+            print("screenshots:", (await perform(cluster, op, await op.plan(cluster, []))).message)
+        for _ in range(3):  # history for the availability panel
+            subprocess.run([sys.executable, "-m", "codex_console.cli", "--check", "--quiet"], check=False)
+        await cluster.tunnels.start()
+    finally:
+        await cluster.close()
+
+
+async def shoot(cfg: config.Config, size: tuple[int, int], extras: bool) -> None:
+    app = CodexApp(ConsoleSession(Cluster(cfg, stream_gpu=True)), where=f"{cfg.login.host}")
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: all(app.readings.get(n) is not None and app.readings[n].value is not None
+                                       for n in ("jobs", "gpu", "embed", "neo4j", "health", "tunnels"))
+                    and len(app.readings["embed"].history["latency_ms"]) >= 20)
+        if extras:  # an in-place restart of the replica: the events pane has something to say
+            await pilot.press("R")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.pause(0.5)
+            app.save_screenshot(str(OUT / "confirm-restart.svg"))
+            await pilot.press("tab", "enter")
+            await pilot.pause(25)
+        await pilot.pause(2)
+        app.save_screenshot(str(OUT / f"dashboard-{size[0]}x{size[1]}.svg"))
+        if not extras:
+            return
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, BenchScreen) and app.bench_runs
+                    and time.time() - app.bench_runs[-1].at < 600, 600)
+        await pilot.pause(1)
+        app.save_screenshot(str(OUT / "benchmark.svg"))
+        await pilot.press("escape", "l")
+        await until(pilot, lambda: isinstance(app.screen, LogScreen) and len(app.screen.lines) > 10)
+        await pilot.pause(1)
+        app.save_screenshot(str(OUT / "job-log.svg"))
+
+
 async def main() -> int:
     cfg = config.load()
-    for name in ("slurm", "gpu", "embed", "graph"):
+    for name in ("slurm", "gpu", "embed", "neo4j"):
         setattr(cfg.poll, name, 1.0)
-    cluster = Cluster(cfg)
-    if not await cluster.slurm.jobs():
-        print(f"screenshots: submitted job {(await cluster.submit()).job_id}")
-    app = CodexApp(cluster)
     OUT.mkdir(exist_ok=True)
-    async with app.run_test(size=SIZE) as pilot:
-        c = app.cluster
-        await until(pilot, lambda: c.embed_health.reading.value is not None
-                    and c.graph_health.reading.value is not None and c.gpus.reading.value is not None
-                    and len(c.embed_health.reading.history) >= 8)
-        app.save_screenshot(str(OUT / "dashboard.svg"))
-        await pilot.press("c")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.pause(0.5)
-        app.save_screenshot(str(OUT / "confirm-cancel.svg"))
-        await pilot.press("escape")
-        await pilot.press("b")
-        await until(pilot, lambda: isinstance(app.screen, BenchScreen) and len(app.bench_results) == 6, 300)
-        await pilot.pause(0.5)
-        app.save_screenshot(str(OUT / "benchmark.svg"))
-        await pilot.press("escape")
-        await pilot.press("l")
-        await until(pilot, lambda: isinstance(app.screen, LogScreen) and app.screen._seen)
-        await pilot.pause(0.5)
-        app.save_screenshot(str(OUT / "job-log.svg"))
+    await prepare(cfg)
+    await shoot(cfg, (120, 40), extras=True)
+    for size in SIZES:
+        await shoot(cfg, size, extras=False)
     for path in sorted(OUT.glob("*.svg")):
         print(f"screenshots: wrote {path.relative_to(OUT.parent)}")
     return 0

@@ -20,7 +20,7 @@ from typing import AsyncIterator, Sequence
 from ..config import LoginConfig
 from ..models import CommandResult
 from .login_auth import NO_PROMPT_HINT
-from .runner import CommandTimeout, RemoteError, Unreachable, _kill_group
+from .runner import ActionInDoubt, CommandTimeout, RemoteError, Unreachable, _kill_group
 from .shell import PersistentShell, ShellBroken, ShellSession
 from .sshconfig import override_args, resolve
 
@@ -36,7 +36,7 @@ def control_path(login: LoginConfig) -> str:
     base = os.environ.get("XDG_RUNTIME_DIR") or str(Path("~/.ssh").expanduser())
     if len(base) > 40:  # %C is 40 characters, and ssh adds a temporary suffix while it binds
         base = f"/tmp/codex-{os.getuid()}"
-        os.makedirs(base, mode=0o700, exist_ok=True)
+    os.makedirs(base, mode=0o700, exist_ok=True)
     return f"{base}/codex-%C"
 
 
@@ -51,9 +51,10 @@ class OpenSshRunner:
 
     def ssh_argv(self, *extra: str, batch: bool = True) -> list[str]:
         if self._path is None:
+            resolve(self.login.host, override_args(self.login))  # known_hosts checks, as for asyncssh
             self._path = control_path(self.login)
         login = self.login
-        return ["ssh", *override_args(login), "-o", "ControlMaster=auto",
+        return ["ssh", *override_args(login), "-o", "StrictHostKeyChecking=yes", "-o", "ControlMaster=auto",
                 "-o", f"ControlPath={self._path}", "-o", f"ControlPersist={login.control_persist}",
                 "-o", f"ConnectTimeout={int(login.connect_timeout)}", "-o", "ServerAliveInterval=15",
                 "-o", "ServerAliveCountMax=3", *(["-o", "BatchMode=yes"] if batch else []),
@@ -98,8 +99,10 @@ class OpenSshRunner:
             _kill_group(proc)
             raise
         text = err.decode(errors="replace")
-        if proc.returncode == 255:  # ssh's own failure: the command did not run (or we cannot know)
+        if proc.returncode == 255 and _never_connected(text):  # ssh could not even log in
             raise Unreachable(_ssh_failure(self.login.host, text))
+        if proc.returncode == 255 and _dropped(text):  # the command may or may not have run
+            raise ActionInDoubt(f"connection to {self.login.host} lost during {argv[0]}; it may or may not have run")
         return CommandResult(tuple(argv), proc.returncode or 0, out.decode(errors="replace"), text,
                              time.monotonic() - start)
 
@@ -134,6 +137,8 @@ class OpenSshRunner:
 
     async def forward(self, host: str, port: int) -> tuple[str, int]:
         key = (host, port)
+        if self._forwards and not await self.master_up():
+            self._forwards.clear()  # forwards live in the master: a new master has none
         if key not in self._forwards:
             local = _free_port()
             spec = f"127.0.0.1:{local}:{host}:{port}"
@@ -165,6 +170,19 @@ def _ssh_failure(host: str, stderr: str) -> str:
     if "Permission denied" in reason and "keyboard-interactive" in reason:
         return f"cannot log in to {host}: {reason}; {NO_PROMPT_HINT}"
     return f"cannot reach login node {host}: {reason}"
+
+
+NEVER_CONNECTED = ("Permission denied", "Could not resolve", "Connection refused", "Connection timed out",
+                   "No route to host", "Host key verification failed", "REMOTE HOST IDENTIFICATION",
+                   "Network is unreachable", "connect to host", "ProxyJump", "kex_exchange")
+
+
+def _never_connected(stderr: str) -> bool:
+    return any(marker in stderr for marker in NEVER_CONNECTED)
+
+
+def _dropped(stderr: str) -> bool:
+    return any(m in stderr for m in ("Connection closed", "Broken pipe", "Connection reset", "closed by remote"))
 
 
 def _free_port() -> int:

@@ -24,6 +24,10 @@ class Unreachable(RemoteError):
     """No connection to the login node (refused, timed out, host key not trusted)."""
 
 
+class ActionInDoubt(RemoteError):
+    """The connection broke while an action ran: it may or may not have taken effect."""
+
+
 class ServiceDown(RemoteError):
     """A service (embed server, Neo4j) did not answer its probe."""
 

@@ -17,7 +17,7 @@ import uuid
 from typing import Awaitable, Callable, Protocol, Sequence
 
 from ..models import CommandResult
-from .runner import CommandTimeout, RemoteError
+from .runner import CommandTimeout, RemoteError, Unreachable
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,10 @@ class ShellSession:
         for attempt in (0, 1):
             async with self._lock:
                 if self.shell is None or self.shell.broken:
-                    self.shell = await self.open_shell()
+                    try:
+                        self.shell = await self.open_shell()
+                    except TimeoutError:
+                        raise Unreachable(f"no shell on {self.where()} in time (slow login?)") from None
                 shell, start = self.shell, time.monotonic()
                 try:
                     async with asyncio.timeout(timeout + 3):

@@ -109,6 +109,12 @@ class SlurmClient:
         return ["scancel", *(check_job_id(j) for j in job_ids)]
 
     @staticmethod
+    def cancel_name_argv(name: str, user: str) -> list[str]:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name) or not re.fullmatch(r"[A-Za-z0-9_.-]+", user):
+            raise SlurmError(f"not a job name and user: {name!r} {user!r}")
+        return ["scancel", f"--name={name}", f"--user={user}"]
+
+    @staticmethod
     def requeue_argv(job_id: str) -> list[str]:
         return ["scontrol", "requeue", check_job_id(job_id)]
 

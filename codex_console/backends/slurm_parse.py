@@ -100,6 +100,15 @@ def _minutes(limit: int | None) -> str:
     return f"{days}-{rest // 60:02d}:{rest % 60:02d}:00" if days else f"{rest // 60}:{rest % 60:02d}:00"
 
 
+def duration_seconds(text: str) -> int | None:
+    """Slurm's durations (`1-02:03:04`, `02:03:04`, `03:04`, `UNLIMITED`) in seconds."""
+    m = re.fullmatch(r"(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)", text.strip())
+    if not m:
+        return None
+    days, hours, minutes, secs = (int(g) if g else 0 for g in m.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + secs
+
+
 def _elapsed(seconds: int) -> str:
     """squeue's own TIME layout: 0:05, 1:02:03, 1-02:03:04."""
     days, rest = divmod(max(0, seconds), 86400)

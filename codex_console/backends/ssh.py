@@ -19,7 +19,7 @@ import asyncssh
 from ..config import LoginConfig
 from ..models import CommandResult
 from .login_auth import Prompter, auth_client_factory, describe_failure
-from .runner import CommandTimeout, RemoteError, Unreachable
+from .runner import ActionInDoubt, CommandTimeout, RemoteError, Unreachable
 from .shell import PersistentShell, ShellSession
 from .sshconfig import SshTarget, config_file_args, override_args, resolve
 
@@ -30,10 +30,6 @@ _LOST = (asyncssh.ConnectionLost, asyncssh.DisconnectError, asyncssh.ChannelOpen
 
 class HostKeyMismatch(Unreachable):
     pass
-
-
-class ActionInDoubt(RemoteError):
-    """The connection broke while an action ran: it may or may not have taken effect."""
 
 
 def _hop_destination(hop: str) -> str:
@@ -93,8 +89,10 @@ class SshRunner:
             if wait > 0:
                 raise Unreachable(f"login node {self.login.host} unreachable; retrying in {wait:.0f}s")
             self._close_hops()
+            # A person answering a password and a one-time code needs longer than a handshake.
+            deadline = self.login.connect_timeout * 2 + 5 + (300 if self.prompter is not None else 0)
             try:
-                conn = await asyncio.wait_for(self._open(), self.login.connect_timeout * 2 + 5)
+                conn = await asyncio.wait_for(self._open(), deadline)
             except Unreachable:
                 self._backoff()
                 raise

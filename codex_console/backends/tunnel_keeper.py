@@ -25,7 +25,7 @@ from .. import config as config_mod
 from .connect import make_runner
 from .endpoints import EndpointsReader
 from .openssh import control_path
-from .tunnel_probe import probe_forward, ssh_argv, wanted_forwards
+from .tunnel_probe import aimed, master_argv, probe_forward, ssh_argv, wanted_forwards
 
 log = logging.getLogger("codex-console.tunnel-keeper")
 HANG_LIMIT = 2  # checks in a row with no answer through a forward before ssh is restarted
@@ -34,7 +34,8 @@ HANG_LIMIT = 2  # checks in a row with no answer through a forward before ssh is
 class Keeper:
     def __init__(self, cfg: config_mod.Config, state: Path) -> None:
         self.cfg, self.state = cfg, state
-        self.forwards = wanted_forwards(cfg)
+        self.wanted = wanted_forwards(cfg)
+        self.forwards = self.wanted
         self.runner = make_runner(cfg)
         self.endpoints = EndpointsReader(self.runner, cfg.services.endpoints_file)
         self.proc: asyncio.subprocess.Process | None = None
@@ -47,6 +48,8 @@ class Keeper:
         self.last_error = ""
         self.results: dict[str, tuple[bool, str]] = {}
         self.exited = asyncio.Event()
+        self.master_path = ""  # the OpenSSH transport: the master connection's socket
+        self.carried: tuple[list, str] | None = None  # the forwards the master holds for us
 
     async def run(self) -> None:
         interval = self.cfg.tunnels.check_interval
@@ -62,11 +65,12 @@ class Keeper:
     async def step(self) -> None:
         try:
             ep = await self.endpoints.read()
-            if ep.node and not ep.stale:
-                if ep.node != self.node and self.proc is not None:
-                    log.info("job moved from %s to %s: re-targeting", self.node, ep.node)
+            if ep.node and (ep.embed_urls or ep.neo4j_uri):  # the services are somewhere
+                forwards = aimed(self.wanted, ep.embed_url, ep.neo4j_uri)
+                if (ep.node, forwards) != (self.node, self.forwards) and self.proc is not None:
+                    log.info("services moved (%s -> %s): re-targeting", self.node, ep.node)
                     await self.kill_ssh("re-target")
-                self.node = ep.node
+                self.node, self.forwards = ep.node, forwards
         except Exception as exc:  # noqa: BLE001 - keep the old target; say why
             self.last_error = f"endpoints: {exc}"
         if not self.node:
@@ -89,16 +93,49 @@ class Keeper:
                 self.failures = 0  # healthy a while: the next failure backs off from the start
 
     async def start_ssh(self) -> None:
-        # With the OpenSSH transport the tunnels ride the user's master connection (one login).
-        path = (await asyncio.to_thread(control_path, self.cfg.login)
-                if self.cfg.login.transport == "openssh" else "none")
-        argv = ssh_argv(self.cfg, self.node, self.forwards, path)
+        if self.cfg.login.transport == "openssh":
+            return await self.start_master_forwards()
+        argv = ssh_argv(self.cfg, self.node, self.forwards)
+        await self._carry(argv)
+
+    async def _carry(self, argv: list[str]) -> None:
+        """Run the process whose life is the tunnels' life, and watch it."""
         log.info("starting %s", " ".join(argv))
         with open(self.state / "ssh.log", "ab") as fh:
             self.proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.DEVNULL, stdout=fh, stderr=fh)
         self.started, self.hangs = time.monotonic(), 0
         asyncio.get_running_loop().create_task(self._watch(self.proc))
+
+    async def start_master_forwards(self) -> None:
+        """With the OpenSSH transport the forwards live in the user's master connection (one
+        login): ask it for them, then watch the master (`-O check` every 5 s)."""
+        path = self.master_path = self.master_path or await asyncio.to_thread(control_path, self.cfg.login)
+        self.carried = list(self.forwards), self.node
+        argv = master_argv(self.cfg, path, "forward", self.node, self.forwards)
+        proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        _, err = await proc.communicate()
+        if proc.returncode != 0:
+            self.failures += 1
+            delay = min(30.0, 2.0 ** (self.failures - 1))
+            self.next_start = time.monotonic() + delay
+            self.last_error = (f"the master connection did not forward: {err.decode(errors='replace').strip()} "
+                               "(is it up? `codex-console login`)")
+            return
+        check = master_argv(self.cfg, path, "check")
+        await self._carry(["sh", "-c", 'while "$@" 2>/dev/null; do sleep 5; done', "sh", *check])
+
+    async def cancel_master_forwards(self) -> None:
+        carried = self.carried
+        if carried is None:
+            return
+        forwards, node = carried
+        argv = master_argv(self.cfg, self.master_path, "cancel", node, forwards)
+        proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL,
+                                                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        await proc.wait()
+        self.carried = None
 
     async def _watch(self, proc: asyncio.subprocess.Process) -> None:
         code = await proc.wait()
@@ -118,6 +155,7 @@ class Keeper:
             proc.kill()  # SIGKILL also ends a stopped (SIGSTOP) process
             await proc.wait()
             self.restarts += 1
+        await self.cancel_master_forwards()
         self.last_error, self.results, self.hangs = why, {}, 0
         self.exited.set()
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
 from ..config import Config
 from .sshconfig import override_args
@@ -36,12 +37,29 @@ def wanted_forwards(cfg: Config) -> list[Forward]:
     return [f for f in every if f.name in t.forwards]
 
 
-def ssh_argv(cfg: Config, node: str, forwards: list[Forward], control_path: str = "none") -> list[str]:
+def aimed(forwards: list[Forward], embed_url: str, neo4j_uri: str) -> list[Forward]:
+    """The forwards with the remote ports the endpoints file names (a successor on its
+    predecessor's node serves on the next block of ports)."""
+    ports = {"embed": urlsplit(embed_url).port if embed_url else None,
+             "bolt": urlsplit(neo4j_uri).port if neo4j_uri else None}
+    return [replace(f, remote_port=ports.get(f.name) or f.remote_port) for f in forwards]
+
+
+def ssh_argv(cfg: Config, node: str, forwards: list[Forward]) -> list[str]:
     """One `ssh -N` for every forward, with the console's overrides over ~/.ssh/config; the
     host key is always checked, and ssh never asks anything (it runs with no terminal)."""
     argv = ["ssh", "-N", *override_args(cfg.login), "-o", "ExitOnForwardFailure=yes",
             "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2", "-o", "BatchMode=yes",
-            "-o", "StrictHostKeyChecking=yes", "-o", "ControlMaster=no", "-o", f"ControlPath={control_path}"]
+            "-o", "StrictHostKeyChecking=yes", "-o", "ControlMaster=no", "-o", "ControlPath=none"]
+    for f in forwards:
+        argv += ["-L", f"127.0.0.1:{f.local_port}:{node}:{f.remote_port}"]
+    return argv + [cfg.login.host]
+
+
+def master_argv(cfg: Config, control_path: str, op: str, node: str = "",
+                forwards: tuple[Forward, ...] | list[Forward] = ()) -> list[str]:
+    """`ssh -O forward|cancel|check`: forwards kept by the user's OpenSSH master connection."""
+    argv = ["ssh", *override_args(cfg.login), "-o", f"ControlPath={control_path}", "-O", op]
     for f in forwards:
         argv += ["-L", f"127.0.0.1:{f.local_port}:{node}:{f.remote_port}"]
     return argv + [cfg.login.host]

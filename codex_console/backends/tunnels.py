@@ -114,7 +114,7 @@ class TunnelManager:
             error = "the keeper stopped answering" if old else str(seen.get("error") or "")
             tunnels.append(Tunnel(
                 name=f.name, local_port=f.local_port, remote_host=str(data.get("node") or ""),
-                remote_port=f.remote_port, up=bool(seen.get("up")) and not old,
+                remote_port=int(seen.get("remote_port") or f.remote_port), up=bool(seen.get("up")) and not old,
                 pid=data.get("ssh_pid") if data.get("ssh_pid") and is_alive(int(data["ssh_pid"])) else None,
                 started=data.get("started"), checked=data.get("checked"),
                 restarts=int(data.get("restarts") or 0), error=error))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from ..backends.cluster import Cluster
+from ..config import seconds
 from .judge import ProbeResult, Snapshot, Thresholds, judge, verdict
 from .nagios import State
 from .result import CheckResult, unknown
@@ -31,6 +32,7 @@ async def run_check(cluster: Cluster, timeout: float | None = None,
     start = time.monotonic()
     await cluster.sources.gather(timeout)
     snap = snapshot(cluster)
-    results = judge(snap, cfg.slurm.job_name, thresholds or Thresholds.from_config(cfg.thresholds))
+    results = judge(snap, cfg.slurm.job_name, thresholds or Thresholds.from_config(cfg.thresholds),
+                    seconds(cfg.services.rollover_lead))
     return CheckResult(verdict(snap, results), results, time.monotonic() - start, snap.job,
                        snap.endpoints.fresh_value, ssh_connections=cluster.runner.connections_opened)

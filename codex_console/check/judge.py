@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..backends.slurm import service_job
+from ..backends.slurm_parse import duration_seconds
 from ..config import ThresholdsConfig
 from ..models import (
     EmbedHealth,
@@ -85,7 +86,9 @@ def judge_job(reading: Reading[list[Job]], job_name: str, th: Thresholds) -> Pro
     perf = (Perf("jobs_alive", len(jobs), min=0),)
     if job.state is JobState.RUNNING:
         where = f" on {job.node}" if job.node else ""
-        return ProbeResult("job", State.OK, f"job {job.job_id} R{where} {job.elapsed}".rstrip(),
+        successors = [j for j in jobs if j.comment == f"codex-rollover:{job.job_id}"]
+        handing = "".join(f" (hand-over to {j.job_id} {j.state.value})" for j in successors)
+        return ProbeResult("job", State.OK, f"job {job.job_id} R{where} {job.elapsed}".rstrip() + handing,
                            reading.elapsed, perf)
     reason = f" ({job.reason})" if job.reason else ""
     return ProbeResult("job", State.WARNING, f"job {job.job_id} {job.state.value}{reason}", reading.elapsed, perf)
@@ -139,6 +142,33 @@ def judge_gpu(reading: Reading[GpuReport], th: Thresholds) -> ProbeResult | None
     return ProbeResult("gpu", state, summary, reading.elapsed, tuple(perf))
 
 
+READY_HANDOVER = ("ready", "neo4j-moving", "done")
+
+
+def judge_handover(jobs: Reading[list[Job]], endpoints: Reading[Endpoints], lead: float) -> ProbeResult | None:
+    """Near the time limit: WARNING while a hand-over is due and not under way (or its
+    successor waits), CRITICAL when the limit is a third of the lead away and no successor is
+    ready. Nothing to say earlier, or with no running job or rollover off."""
+    job = service_job(jobs.fresh_value)
+    left = duration_seconds(job.time_left) if job is not None and job.time_left else None
+    if job is None or job.state is not JobState.RUNNING or left is None or lead <= 0 or left > lead:
+        return None
+    ep = endpoints.fresh_value
+    state = ep.get("HANDOVER") if ep is not None and ep.job_id == job.job_id else ""
+    when = f"{_minutes(left)} to the time limit"
+    if state in READY_HANDOVER:
+        return ProbeResult("handover", State.OK, f"hand-over {state}, {when}")
+    if left <= lead / 3:
+        return ProbeResult("handover", State.CRITICAL, f"{when} and no successor ready: {state or 'not started'}")
+    if not state or state.startswith(("failed", "pending")):
+        return ProbeResult("handover", State.WARNING, f"hand-over due, {when}: {state or 'not started'}")
+    return ProbeResult("handover", State.OK, f"hand-over {state}, {when}")
+
+
+def _minutes(seconds: int) -> str:
+    return f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
+
+
 def judge_tunnels(reading: Reading[list[Tunnel]] | None, th: Thresholds) -> ProbeResult | None:
     if reading is None:
         return None
@@ -154,8 +184,8 @@ def judge_tunnels(reading: Reading[list[Tunnel]] | None, th: Thresholds) -> Prob
     return ProbeResult("tunnels", State.OK, f"{len(tunnels)} tunnel(s) up", reading.elapsed)
 
 
-def judge(snapshot: Snapshot, job_name: str, th: Thresholds) -> list[ProbeResult]:
-    results = [judge_job(snapshot.jobs, job_name, th),
+def judge(snapshot: Snapshot, job_name: str, th: Thresholds, lead: float = 0.0) -> list[ProbeResult]:
+    results = [judge_job(snapshot.jobs, job_name, th), judge_handover(snapshot.jobs, snapshot.endpoints, lead),
                judge_service("embed", snapshot.embed, snapshot.endpoints, th.embed_warn, th.embed_crit, th),
                judge_service("neo4j", snapshot.neo4j, snapshot.endpoints, th.neo4j_warn, th.neo4j_crit, th),
                judge_gpu(snapshot.gpu, th), judge_tunnels(snapshot.tunnels, th)]

@@ -49,7 +49,7 @@ def test_serve_start_status_logs_stop(sandbox, tmp_path):
     refused = cli(path, "serve", "stop")  # no terminal, no --yes: refuses
     assert refused.returncode == 1 and "--yes" in refused.stderr
     stopped = json.loads(cli(path, "serve", "stop", "--yes", "--json").stdout)
-    assert stopped["commands"] == [f"scancel {first['job_id']}"] and stopped["operation"] == "serve stop"
+    assert stopped["commands"] == [f"scancel --name={cfg.slurm.job_name} --user=root"] and first["job_id"] in stopped["message"]
     tunnels = json.loads(cli(path, "tunnel", "status", "--json").stdout)
     assert [t["name"] for t in tunnels] == ["embed", "bolt"] and not any(t["up"] for t in tunnels)
 

@@ -4,6 +4,7 @@ the check never asks), and a connection lost just after sbatch took the job."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -18,12 +19,22 @@ from codex_console.backends.cluster import Cluster
 from codex_console.backends.openssh import OpenSshRunner
 from codex_console.backends.runner import Unreachable
 from codex_console.backends.ssh import SshRunner
+from codex_console.backends.tunnels import TunnelManager
 from codex_console.operations import operation, perform
 from codex_console.pids import stop_pid
 from codex_console.sandbox.manager import _children
 from codex_console.sandbox.sshd import MFA_USER
 
-from ..helpers import write_config
+from ..helpers import free_port, write_config
+
+
+async def port_open(port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    return True
 
 
 def accepted(sandbox, name: str) -> int:
@@ -103,7 +114,13 @@ async def test_the_openssh_master_transport_asks_once_for_everything(sandbox, sa
     askpass.chmod(0o755)
     os.environ.update(SSH_ASKPASS=str(askpass), SSH_ASKPASS_REQUIRE="force", DISPLAY=":0")
     runner = OpenSshRunner(cfg.login)
-    runner._path = tempfile.mkdtemp(prefix="cm", dir="/tmp") + "/%C"  # noqa: SLF001 - short: a socket path
+    endpoints = Path(tempfile.mkdtemp(prefix="codex-mfa-", dir="/tmp")) / "services.env"
+    endpoints.parent.chmod(0o755)
+    endpoints.write_text(f"NODE=localhost\nNEO4J_URI=bolt://localhost:{sandbox.bolt_port}\nSTALE=0\n")
+    endpoints.chmod(0o644)  # the login's user (codex-mfa) reads it
+    cfg.services.endpoints_file = str(endpoints)
+    cfg.tunnels.forwards, cfg.tunnels.bolt_local_port = ["bolt"], free_port()
+    tunnels = TunnelManager(cfg)
     try:
         path = write_config(cfg, tmp_path / "config.toml")
         env = {**os.environ, "SSH_ASKPASS": "/bin/false"}  # from here on nobody may answer
@@ -118,10 +135,16 @@ async def test_the_openssh_master_transport_asks_once_for_everything(sandbox, sa
         assert (await runner.run(["echo", "action"])).stdout == "action\n"
         host, port = await runner.forward("127.0.0.1", sandbox.bolt_port)
         assert host == "127.0.0.1" and port != sandbox.bolt_port
+        # The tunnel keeper rides the same master: its forwards live there, no second login.
+        [bolt] = await tunnels.start(wait=20)
+        assert bolt.up, bolt
+        assert tunnels.stop()
+        assert not await port_open(cfg.tunnels.bolt_local_port)  # cancelled in the master too
         assert counter.read_text().count("x") == 1
     finally:
         os.environ.pop("SSH_ASKPASS", None)
         os.environ.pop("SSH_ASKPASS_REQUIRE", None)
+        tunnels.stop()
         await runner.close()
         subprocess.run(runner.ssh_argv("-O", "exit"), capture_output=True)
 

@@ -127,7 +127,7 @@ async def test_neo4j_gets_its_stop_time_on_the_end_of_time_signal(sandbox, tmp_p
     log = await log_of(cluster)
     took = int(log.split("neo4j stopped after ")[1].split("s")[0])
     assert 45 <= took <= 50 and "did not stop within" not in log
-    assert "SIGTERM: stopping services (Neo4j gets up to 60s)" in log
+    assert "end of time: stopping services (Neo4j gets up to 60s)" in log
     assert await job_state(cluster, job_id) is None or True
 
 

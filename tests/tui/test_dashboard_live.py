@@ -58,7 +58,7 @@ async def test_dashboard_shows_and_acts_on_the_real_job(sandbox, tmp_path):
             # c opens the confirmation with the exact command, Cancel focused; Escape does nothing.
             await pilot.press("c")
             await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5)
-            assert f"scancel {job_id}" in text_of(app, "#command")
+            assert f"scancel --name={cfg.slurm.job_name} --user=" in text_of(app, "#command")
             assert app.focused.id == "cancel"
             await pilot.press("escape")
             await pilot.pause(1.5)

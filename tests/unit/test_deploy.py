@@ -22,7 +22,7 @@ def test_every_template_renders_to_valid_bash(template, tmp_path):
     assert subprocess.run(["bash", "-n", str(path)], capture_output=True).returncode == 0
     header = [line for line in script.splitlines() if line.startswith("#SBATCH")]
     for flag in ("--job-name=codex-services", "--time=7-00:00:00", "--requeue", "--dependency=singleton",
-                 "--signal=B:TERM@120", "--output=/home/alice/.local/share/codex-console/services/%x-%j.log"):
+                 "--signal=B:XCPU@120", "--output=/home/alice/.local/share/codex-console/services/%x-%j.log"):
         assert f"#SBATCH {flag}" in header
     assert ("#SBATCH --gres=gpu:1" in header) == (template != "neo4j")
     assert "{{" not in script
@@ -80,7 +80,7 @@ def test_placement_queues_on_gpu_partition_when_nothing_else_is_up():
 
 def test_the_signal_lead_is_neo4j_stop_time_plus_a_margin():
     script = deploy.render(cfg(**{"services.stop_timeout": "300"}))
-    assert "#SBATCH --signal=B:TERM@310" in script and "\nSTOP_TIMEOUT=300\n" in script
+    assert "#SBATCH --signal=B:XCPU@310" in script and "\nSTOP_TIMEOUT=300\n" in script
 
 
 def test_guard_and_keygen_are_valid_sh():
@@ -96,3 +96,15 @@ def test_the_key_file_is_created_once_private_and_never_printed(tmp_path):
     assert oct((tmp_path / "embed.key").stat().st_mode & 0o777) == "0o600"
     subprocess.run(argv, check=True)
     assert (tmp_path / "embed.key").read_text() == key
+
+
+def test_a_failing_squeue_is_never_taken_for_no_job(tmp_path):
+    fake = tmp_path / "squeue"
+    fake.write_text("#!/bin/sh\necho 'slurm_load_jobs error: Socket timed out' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+    guard = subprocess.run(["sh", "-c", deploy.GUARD, "sh", "codex-services", "echo", "SUBMITTED"],
+                           capture_output=True, text=True, env=env)
+    assert guard.returncode == 4 and "SUBMITTED" not in guard.stdout and "not submitting" in guard.stderr
+    wait = subprocess.run(["sh", "-c", deploy.WAIT_GONE, "sh", "codex-services"], capture_output=True, env=env)
+    assert wait.returncode == 4

@@ -146,3 +146,28 @@ def test_perfdata_follows_the_grammar(perf):
 def test_a_unit_outside_the_list_is_refused():
     with pytest.raises(ValueError, match="MiB"):
         Perf("gpu0_mem", 1, "MiB")
+
+
+def running(left: str, job_id: str = "812345") -> Reading[list[Job]]:
+    return Reading([Job(job_id=job_id, name="codex-services", state=JobState.RUNNING, node="gpu-2",
+                        time_left=left)], taken=1.0)
+
+
+def endpoints_saying(handover: str, job_id: str = "812345") -> Reading[Endpoints]:
+    extra = (("HANDOVER", handover),) if handover else ()
+    return Reading(Endpoints(job_id=job_id, node="gpu-2", extra=extra), taken=1.0)
+
+
+@pytest.mark.parametrize("left,handover,state", [
+    ("1:00:00", "", None),  # 60 min left, a 30 min lead: nothing to say yet
+    ("30:00", "", State.WARNING), ("30:01", "", None),  # at the lead, not started: warn
+    ("25:00", "submitted", State.OK), ("25:00", "pending: successor 9 waits (Resources)", State.WARNING),
+    ("25:00", "failed: sbatch said: no", State.WARNING), ("10:01", "starting: successor 9 on gpu-3", State.OK),
+    ("10:00", "starting: successor 9 on gpu-3", State.CRITICAL), ("10:00", "", State.CRITICAL),
+    ("9:59", "ready", State.OK), ("2:00", "neo4j-moving", State.OK), ("1:00", "done", State.OK),
+])
+def test_handover_states_at_each_boundary(left, handover, state):
+    from codex_console.check.judge import judge_handover
+
+    result = judge_handover(running(left), endpoints_saying(handover), lead=1800)
+    assert (result.state if result else None) is state

@@ -58,3 +58,29 @@ def test_every_module_is_short_and_says_what_it_is_for():
         if path.name != "__init__.py" or text.strip():
             doc = ast.get_docstring(ast.parse(text))
             assert doc, f"{path} has no docstring"
+
+
+HEAVY = ("torch", "transformers", "fastapi", "uvicorn", "starlette", "orjson", "prometheus_client")
+
+
+def test_the_console_runs_with_the_server_packages_missing():
+    """What a laptop has: the console, the check and the client, with no server packages."""
+    code = (f"import sys, importlib.abc\n"
+            f"class NoServer(importlib.abc.MetaPathFinder):\n"
+            f"    def find_spec(self, name, path=None, target=None):\n"
+            f"        if name.split('.')[0] in {HEAVY!r}: raise ImportError('laptop: no ' + name)\n"
+            f"sys.meta_path.insert(0, NoServer())\n"
+            f"import codex_console.cli, codex_console.subcommands, codex_console.tui.app, codex_console.tui.startup\n"
+            f"import codex_console.backends.tunnel_keeper, codex_console.check\n"
+            f"sys.exit(codex_console.cli.main(['--version']))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("codex-console "), out.stderr
+
+
+def test_a_plain_install_asks_for_no_server_package():
+    """The project's own metadata: the server's packages come only with the `server` extra."""
+    from importlib.metadata import requires
+
+    plain = [r for r in requires("codex-console") if "extra ==" not in r]
+    assert not [r for r in plain if r.split(">")[0].split("=")[0].split("[")[0].strip().lower().replace("-", "_")
+                in HEAVY + ("pydantic", "pydantic_settings")], plain

@@ -1,4 +1,4 @@
-# ---- the job body, shared by every template ------------------------------------------------
+# ---- the job body (1/3): services, readiness, the endpoints file, supervision ---------------
 # Starts Neo4j and one embed replica per GPU, publishes only the services that are ready, and
 # supervises them: restart in place with backoff; a replica that keeps failing is marked down
 # while the rest keep serving; the job requeues itself (off the node) only when no GPU works
@@ -11,11 +11,14 @@ LOG_FILE=$(scontrol show job "${SLURM_JOB_ID:-0}" --oneliner 2>/dev/null | grep 
 REQUEUES_FILE="$ENDPOINTS_FILE.requeues"
 EXIT_DEVICE=3  # codex-embed-server's exit code when the GPU itself is unusable
 DRAIN_SECONDS=2  # a replica leaves the endpoints file this long before it is stopped
+DOWN_RETRY=600  # a service marked down is tried again this often
 declare -A PID=() FAILS=() SINCE=() READY=() LASTRC=() WHY=()
 SERVICES=()
 PUBLISHED=""
 FINAL_REASON=""  # why the whole job stops serving (ending, requeued, gave up)
 EVENTS_LIST=()  # the last few things the supervisor did, for the console's events pane
+PARTNER_URLS=""  # during a hand-over: the successor's ready replicas, listed beside ours
+REQUEUE_AT_END=0
 WANT_RESTART=""
 
 log() { printf '%s [codex-services %s] %s\n' "$(date +%H:%M:%S)" "${SLURM_JOB_ID:-?}" "$*"; }
@@ -27,7 +30,7 @@ event() {  # logged, and kept (the last 5) in the endpoints file's EVENTS
 }
 nap() { sleep "$1" & wait $! 2>/dev/null; }  # a sleep that signals interrupt
 
-ready_urls() {
+ready_urls() {  # this job's replicas that are ready
   local name urls=""
   for name in "${SERVICES[@]}"; do
     [[ $name == embed* && ${READY[$name]:-0} == 1 ]] && urls+="${urls:+,}http://$NODE:${EMBED_PORTS[${name#embed}]}"
@@ -57,7 +60,9 @@ serving() {  # every kind of service this job runs has something ready
 
 write_endpoints() {  # $1: stale flag (optional; else derived). Atomic, only when it changed.
   local stale=${1:-} urls dir tmp body why
+  may_publish || return 0
   urls=$(ready_urls)
+  [ -n "$PARTNER_URLS" ] && urls+="${urls:+,}$PARTNER_URLS"  # a successor's ready replicas
   why=$(reason)
   if [ -z "$stale" ]; then if serving; then stale=0; else stale=1; fi; fi
   body=$(
@@ -82,7 +87,6 @@ write_endpoints() {  # $1: stale flag (optional; else derived). Atomic, only whe
   [ -n "$SHARED_GROUP" ] && chgrp "$SHARED_GROUP" "$tmp"
   printf '%s\n' "$body" >"$tmp" && mv -f "$tmp" "$ENDPOINTS_FILE" && PUBLISHED=$body
 }
-extra_endpoints() { :; }  # the rollover part adds its keys here
 
 http_ready() {  # host port: GET /ready answers 200
   timeout 3 bash -c 'exec 3<>/dev/tcp/$0/$1 && printf "GET /ready HTTP/1.0\r\nHost: $0\r\n\r\n" >&3 &&
@@ -177,28 +181,38 @@ stop_all() {  # embed replicas in parallel; Neo4j gets the whole STOP_TIMEOUT
   wait "${pids[@]}" 2>/dev/null
 }
 
-on_term() {
-  trap - TERM INT USR1 USR2
-  log "SIGTERM: stopping services (Neo4j gets up to ${STOP_TIMEOUT}s), marking $ENDPOINTS_FILE stale"
-  on_term_extra
-  FINAL_REASON=${FINAL_REASON:-"job ${SLURM_JOB_ID:-} is ending (cancel, requeue or time limit)"}
+on_term() {  # $1: why. TERM is a cancel or a requeue (Slurm kills all after KillWait); XCPU is
+  # the end-of-time signal (--signal=B:XCPU@lead), for this shell alone, with the lead to use
+  trap - TERM INT XCPU
+  trap '' USR1 USR2  # a restart asked for now would end the shell: stopping goes first
+  log "$1: stopping services (Neo4j gets up to ${STOP_TIMEOUT}s), marking $ENDPOINTS_FILE stale"
+  if [ "$1" = "end of time" ]; then at_time_limit; else on_cancel; fi
+  FINAL_REASON=${FINAL_REASON:-"job ${SLURM_JOB_ID:-} is ending ($1)"}
   for name in "${SERVICES[@]}"; do READY[$name]=0; done
   write_endpoints 1
   stop_all
+  if [ "$REQUEUE_AT_END" = 1 ]; then
+    trap '' TERM
+    scontrol requeue "$SLURM_JOB_ID" && log "requeued: $FINAL_REASON"
+  fi
   exit 0
 }
-on_term_extra() { :; }  # the rollover part hands Neo4j over here
-trap on_term TERM INT
-trap 'WANT_RESTART=embed' USR1
-trap 'WANT_RESTART=neo4j' USR2
+
+at_time_limit() { REQUEUE_AT_END=1; FINAL_REASON="time limit: requeued"; }  # the rollover part refines these
+on_cancel() { :; }
 
 # ---- failures that point at the node: requeue off it, within limits ---------------------------
+other_nodes() {  # nodes of the job's partitions besides this one
+  sinfo -h -N -p "$PARTITIONS" -o %N 2>/dev/null | sort -u | grep -vx "$NODE"
+}
+
 requeue_or_give_up() {  # $1: why
   local now recent
   now=$(date +%s)
   printf '%s %s %s %s\n' "$now" "${SLURM_JOB_ID:-}" "$NODE" "$1" >>"$REQUEUES_FILE"
   recent=$(awk -v since=$((now - REQUEUE_WINDOW)) '$1 >= since' "$REQUEUES_FILE" | wc -l)
-  trap - TERM INT USR1 USR2
+  trap - TERM INT XCPU
+  trap '' USR1 USR2
   for name in "${SERVICES[@]}"; do READY[$name]=0; done
   if [ "$recent" -gt "$REQUEUE_LIMIT" ]; then
     FINAL_REASON="gave up after $((recent - 1)) requeues in ${REQUEUE_WINDOW}s: $1"
@@ -214,7 +228,9 @@ requeue_or_give_up() {  # $1: why
   stop_all
   trap '' TERM  # Slurm's TERM for the requeue must not cut the exclusion below short
   scontrol requeue "$SLURM_JOB_ID"
-  if [ "$EXCLUDE_FAILED_NODE" = 1 ]; then  # accepted once the requeue is under way
+  if [ "$EXCLUDE_FAILED_NODE" = 1 ] && [ -z "$(other_nodes)" ]; then
+    log "not excluding $NODE: no other node in $PARTITIONS could take the job"
+  elif [ "$EXCLUDE_FAILED_NODE" = 1 ]; then  # accepted once the requeue is under way
     local excluded=0
     for _ in $(seq 40); do
       scontrol update JobId="$SLURM_JOB_ID" ExcNodeList="$NODE" 2>/dev/null && { excluded=1; break; }
@@ -237,8 +253,10 @@ on_exit() {  # name rc: restart with backoff, or mark down past the limit
   FAILS[$name]=$(( ${FAILS[$name]:-0} + 1 ))
   if [ "${FAILS[$name]}" -gt "$RESTART_LIMIT" ]; then
     STATE[$name]=down
-    WHY[$name]="$name failed ${FAILS[$name]} times in a row (last exit $rc); marked down"
-    event "${WHY[$name]}; the other services keep serving"
+    NEXT_START[$name]=$((SECONDS + DOWN_RETRY))  # a passing cause (a filesystem hiccup) may clear
+    FAILS[$name]=$RESTART_LIMIT  # one more failure after a retry marks it down again
+    WHY[$name]="$name failed $((RESTART_LIMIT + 1)) times in a row (last exit $rc); marked down"
+    event "${WHY[$name]}; the other services keep serving; tried again in ${DOWN_RETRY}s"
     write_endpoints
     [[ $name == embed* ]] && all_replicas_down && device_failure &&
       requeue_or_give_up "no working GPU on $NODE (embed exit $EXIT_DEVICE: device unusable)"
@@ -293,11 +311,11 @@ check_ready() {  # name: readiness until ready, then every 5 s
 supervise() {  # one pass over every service
   local name rc
   for name in "${SERVICES[@]}"; do
-    case ${STATE[$name]} in
+    case ${STATE[$name]} in  # (waiting and handed-over: the rollover part decides)
       running)
         if kill -0 "${PID[$name]}" 2>/dev/null; then check_ready "$name"
         else wait "${PID[$name]}"; rc=$?; on_exit "$name" "$rc"; fi ;;
-      backoff)
+      backoff|down)
         [ "$SECONDS" -ge "${NEXT_START[$name]}" ] && launch "$name" ;;
     esac
   done
@@ -309,6 +327,7 @@ restart_in_place() {  # which: embed (one replica at a time) or neo4j
   event "in-place restart of $which requested"
   for name in "${SERVICES[@]}"; do
     [[ $name == "$which"* ]] || continue
+    case ${STATE[$name]} in waiting|handed-over) log "$name is not this job's to restart"; continue ;; esac
     READY[$name]=0
     write_endpoints  # clients stop using it before it goes away: they re-read the file
     if [ "$name" = neo4j ]; then stop_service "$name" "$STOP_TIMEOUT"
@@ -327,29 +346,3 @@ restart_in_place() {  # which: embed (one replica at a time) or neo4j
   event "$which restarted in place"
   write_endpoints
 }
-
-rollover_tick() { :; }  # the rollover part replaces this
-
-# ---- start --------------------------------------------------------------------------------------
-# One replica per GPU Slurm gave this job, each pinned to its own GPU; never a guess.
-IFS=, read -r -a GPU_IDS <<<"${CUDA_VISIBLE_DEVICES:-}"
-EMBED_PORTS=()
-if [ "$RUN_EMBED" = 1 ]; then
-  replicas=${#GPU_IDS[@]}; [ "$replicas" -ge 1 ] || { replicas=1; GPU_IDS=(""); }
-  for ((i = 0; i < replicas; i++)); do EMBED_PORTS+=($((EMBED_PORT + i))); SERVICES+=("embed$i"); done
-fi
-[ "$RUN_NEO4J" = 1 ] && SERVICES=(neo4j "${SERVICES[@]}")
-
-log "node $NODE, restart $RESTART_COUNT, GPUs '${CUDA_VISIBLE_DEVICES:-none}', services: ${SERVICES[*]}"
-write_endpoints 1
-for name in "${SERVICES[@]}"; do launch "$name"; done
-
-while true; do
-  supervise
-  if [ -n "$WANT_RESTART" ]; then
-    which=$WANT_RESTART; WANT_RESTART=""
-    restart_in_place "$which"
-  fi
-  rollover_tick
-  nap 1
-done

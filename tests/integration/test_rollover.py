@@ -1,0 +1,177 @@
+"""No gap at the wall time, on the real sandbox Slurm: the successor is ready before the old
+job ends, Neo4j moves once, the old job ends by itself; with no room for a successor the job
+warns, then stops cleanly and requeues itself at its limit."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+
+from codex_console.backends.cluster import Cluster
+from codex_console.backends.neo4j import Neo4jProbe
+from codex_console.backends.runner import LocalRunner, ServiceDown
+from codex_console.models import JobState
+
+from ..helpers import (
+    read_endpoints,
+    service_config,
+    submit,
+    wait_endpoints,
+    wait_for,
+    write_config,
+)
+
+
+def shorten(job_id: str, minutes: int) -> None:
+    """The job's limit, `minutes` after its start: the hand-over comes within the test."""
+    subprocess.run(["scontrol", "update", f"JobId={job_id}", f"TimeLimit={minutes}"], check=True)
+
+
+async def jobs(cluster: Cluster) -> dict[str, JobState]:
+    return {j.job_id: j.state for j in await cluster.slurm.jobs()}
+
+
+async def test_the_successor_is_ready_before_the_old_job_ends(sandbox, tmp_path, cleanup_jobs, capsys):
+    cfg = service_config(sandbox, tmp_path, "rollover", slurm__gpus=1, slurm__time_limit="10",
+                         services__rollover_lead="110s", services__stop_timeout=20,
+                         services__api_key_file="none")
+    cluster = Cluster(cfg)
+    cleanup_jobs.append(cluster)
+    old = await submit(cluster)
+    first = await wait_endpoints(cfg, old)
+    from codex_console.client import EmbedClient
+
+    client = EmbedClient.from_endpoints_file(cfg.services.endpoints_file, api_key=None, deadline=60)
+    probe = Neo4jProbe(LocalRunner(), timeout=1)
+    calls, failures, bolt_down = 0, [], []
+    done = asyncio.Event()
+
+    async def embed_all_along() -> None:
+        nonlocal calls
+        while not done.is_set():
+            try:
+                vectors = await client.aembed(["hand-over", "no gap"])
+                assert len(vectors) == 2
+            except Exception as exc:  # noqa: BLE001 - every failure is counted, none may happen
+                failures.append(repr(exc))
+            calls += 1
+            await asyncio.sleep(0.05)
+
+    async def bolt_all_along() -> None:
+        since = None
+        while not done.is_set():
+            try:
+                await probe.probe(first.neo4j_uri)
+                if since is not None:
+                    bolt_down.append(time.monotonic() - since)
+                    since = None
+            except ServiceDown:
+                since = since or time.monotonic()
+            await asyncio.sleep(0.2)
+
+    tasks = [asyncio.create_task(embed_all_along()), asyncio.create_task(bolt_all_along())]
+    shorten(old, 2)  # 110 s of lead: the hand-over starts about 10 s into the job's 2 minutes
+    try:
+        async def handed_over() -> bool:
+            now = await jobs(cluster)
+            ep = read_endpoints(cfg)
+            return old not in now and len(now) == 1 and bool(ep and ep.job_id != old and not ep.stale)
+
+        assert await wait_for(handed_over, 100, step=1), (await jobs(cluster), read_endpoints(cfg))
+        await asyncio.sleep(3)  # calls keep working on the successor alone
+    finally:
+        done.set()
+        await asyncio.gather(*tasks)
+        await probe.close()
+        await client.aclose()
+    [(successor, state)] = (await jobs(cluster)).items()
+    ep = read_endpoints(cfg)
+    assert state is JobState.RUNNING and ep.job_id == successor and ep.get("PREDECESSOR") == old
+    assert (await cluster.slurm.job(old)).state is JobState.COMPLETED  # it ended by itself
+    assert failures == [] and calls > 50, failures[:3]
+    moved = ep.get("NEO4J_MOVED")
+    start = float(moved.split("Bolt down ")[1].split("s")[0])
+    assert len(bolt_down) <= 1 and (not bolt_down or bolt_down[0] <= start + 2), (bolt_down, moved)
+    with capsys.disabled():
+        print(f"\n  hand-over: {calls} embed calls, 0 failed; Bolt down {bolt_down[0] if bolt_down else 0:.1f} s "
+              f"(successor's Neo4j start: {start:.0f} s); {moved}")
+
+
+async def test_no_room_for_a_successor_warns_then_requeues_at_the_limit(sandbox, tmp_path, cleanup_jobs):
+    cfg = service_config(sandbox, tmp_path, "noroom", slurm__gpus=1, slurm__time_limit="10",
+                         services__rollover_lead="100s", services__stop_timeout=20,
+                         services__api_key_file="none")
+    cluster = Cluster(cfg)
+    cleanup_jobs.append(cluster)
+    blocker = (await cluster.runner.run(
+        ["sbatch", "--parsable", f"--job-name={cfg.slurm.job_name}-blocker", "--gres=gpu:1", "--output=/dev/null"],
+        input="#!/bin/sh\nsleep 600\n")).stdout.strip()
+    try:
+        old = await submit(cluster)
+        await wait_endpoints(cfg, old)
+        shorten(old, 2)
+        path = write_config(cfg, tmp_path / "config.toml")
+
+        def check() -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "codex_console.cli", "--config", str(path), "--check"],
+                                  capture_output=True, text=True, timeout=60)
+
+        async def warned() -> bool:
+            out = check()
+            return out.returncode in (1, 2) and "handover" in out.stdout and "successor" in out.stdout and "waits (" in out.stdout
+
+        assert await wait_for(warned, 60, step=2)
+
+        async def requeued() -> bool:
+            return (await cluster.slurm.job(old)).restarts == 1
+
+        assert await wait_for(requeued, 120, step=2)
+        ep = read_endpoints(cfg)
+        assert ep.stale and "no successor could start before the time limit" in ep.reason
+        assert len([j for j in await cluster.slurm.jobs() if j.comment.startswith("codex-rollover:")]) == 0
+        out = check()
+        assert out.returncode == 2 and "no successor could start before the time limit" in out.stdout
+    finally:
+        await cluster.runner.run(["scancel", blocker])
+
+
+async def test_a_successor_that_dies_before_taking_over_gives_neo4j_back(sandbox, tmp_path, cleanup_jobs):
+    import shlex
+
+    from codex_console.sandbox.bolt import falkordb_argv
+
+    cfg = service_config(sandbox, tmp_path, "lostsucc", slurm__gpus=1, slurm__time_limit="10",
+                         services__rollover_lead="110s", services__stop_timeout=20,
+                         services__api_key_file="none", services__restart_limit=0)
+    bolt = shlex.join(falkordb_argv(cfg.services.bolt_port, daemonize=False, workdir="/tmp",
+                                    socket=f"/tmp/codex-t-{cfg.services.bolt_port}.sock"))
+    # A successor's Neo4j cannot start (its store is broken, say): it never takes over.
+    script = '[ -z "$CODEX_PREDECESSOR" ] || exit 1; exec ' + bolt
+    cfg.services.neo4j_command = "sh -c " + shlex.quote(script)
+    cluster = Cluster(cfg)
+    cleanup_jobs.append(cluster)
+    old = await submit(cluster)
+    await wait_endpoints(cfg, old)
+    shorten(old, 2)
+
+    async def released() -> bool:
+        ep = read_endpoints(cfg)
+        return bool(ep and ep.get("HANDOVER") in ("neo4j-moving", "ready") and ep.get("SUCCESSOR"))
+
+    assert await wait_for(released, 90, step=0.5), read_endpoints(cfg)
+    successor = read_endpoints(cfg).get("SUCCESSOR")
+    await cluster.runner.run(["scancel", successor])
+
+    async def back() -> bool:
+        ep = read_endpoints(cfg)
+        return bool(ep and ep.job_id == old and ep.neo4j_uri and not ep.stale and "ended" in ep.get("EVENTS"))
+
+    assert await wait_for(back, 60, step=1), read_endpoints(cfg)
+    probe = Neo4jProbe(LocalRunner())
+    try:
+        assert (await probe.probe(read_endpoints(cfg).neo4j_uri)).ready
+    finally:
+        await probe.close()
+    assert "failed: the successor ended" in read_endpoints(cfg).get("HANDOVER")

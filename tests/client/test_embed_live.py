@@ -103,3 +103,32 @@ def test_the_embed_command(replicas, key_file, home):
     none = subprocess.run([*base, "x", "--deadline", "1"], env={**env, "IMAS_CODEX_EMBED_REMOTE_URL": ""},
                           capture_output=True, text=True, timeout=60)
     assert none.returncode == 1 and "no embed server answered within the 1 s deadline" in none.stderr
+
+
+def test_a_hand_over_to_a_successor_job_mid_call(cfg, key_file, tmp_path):
+    """The rollover's sequence on real servers and a real endpoints file: the old job lists the
+    successor's replica beside its own, then only the successor's, then its own goes away."""
+    from ..helpers import live, minilm_path
+
+    path = tmp_path / "services.env"
+
+    def publish(job: str, *urls: str) -> None:
+        path.write_text(f"EMBED_URLS={','.join(urls)}\nJOB_ID={job}\nSTARTED={job}\nNODE=n\nSTALE=0\n")
+
+    with live(minilm_path(), dimension=None, api_key=KEY) as old, live(minilm_path(), dimension=None, api_key=KEY) as new:
+        publish("1", old.url)
+        steps = []
+
+        def hand_over(done: int, total: int) -> None:
+            if done >= total // 3 and not steps:
+                steps.append(publish("1", old.url, new.url))
+            elif done >= total // 2 and len(steps) == 1:
+                steps.append(publish("2", new.url))
+                old.server.should_exit = True  # the old job stops its replica (requests in flight finish)
+                old.thread.join(30)
+
+        env = {"CODEX_ENDPOINTS_FILE": str(path), KEY_ENV: str(key_file)}
+        with EmbedClient.from_environment(cfg, environ=env, batch_size=8, concurrency=2) as client:
+            result = client.embed_detailed(TEXTS, on_progress=hand_over)
+        assert len(steps) == 2 and np.allclose(result.vectors, one_by_one(new.url, TEXTS), atol=1e-5)
+        assert result.stats.by_replica[new.url] >= len(TEXTS) // 3 and client.aio.found.endpoints.job_id == "2"

@@ -96,7 +96,7 @@ async def test_a_requeue_in_the_middle_of_a_call(sandbox, tmp_path, cleanup_jobs
             await short.embed(texts[:3])
     message = str(failed.value)
     assert "within the 3 s deadline" in message and f"says job {job_id}" in message and "STALE" in message
-    assert "is ending (cancel, requeue or time limit)" in message and f"{cfg.services.endpoints_file}: read" in message
+    assert f"job {job_id} is ending" in message and f"{cfg.services.endpoints_file}: read" in message
     assert not call.done(), "the long call waits for the new job"
 
     await start_now(cluster, job_id)

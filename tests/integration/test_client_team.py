@@ -21,7 +21,7 @@ import pytest
 import codex_console
 from codex_console.backends.cluster import Cluster
 
-from ..helpers import service_config, submit, wait_endpoints
+from ..helpers import service_config, submit, wait_endpoints, write_config
 
 ROOT = str(Path(codex_console.__file__).parent.parent)
 SCRIPT = """
@@ -121,11 +121,16 @@ async def test_a_teammate_uses_the_shared_services_and_an_outsider_cannot(sandbo
         refused = json.loads(out.stdout)
         assert refused["error"] == "NotAllowed" and f"readable by root and group {group}" in refused["message"]
 
-        # The console shows who can read both files.
+        # The console shows who can read both files (the job card, serve status --json).
         seen = await cluster.endpoints_reader.read(environ={})
         assert [(Path(a.path).name, a.mode, a.group, a.readers) for a in seen.access] == [
             ("services.env", "0640", group, f"root and group {group}"),
             ("embed.key", "0640", group, f"root and group {group}")]
+        status = subprocess.run([sys.executable, "-m", "codex_console.cli", "--config",
+                                 str(write_config(cfg, tmp_path / "config.toml")), "serve", "status", "--json"],
+                                capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": ROOT})
+        access = json.loads(status.stdout)["endpoints"]["access"]
+        assert [(a["mode"], a["owner"], a["group"]) for a in access] == [("0640", "root", group)] * 2, status.stderr
     finally:
         shutil.rmtree(project, ignore_errors=True)
 

@@ -128,6 +128,23 @@ class GpuReport:
     processes: tuple[GpuProcess, ...] = ()
 
 
+@dataclass(frozen=True)
+class FileAccess:
+    """Who can read a file the services share (the endpoints file, the API key), from `stat`."""
+
+    path: str
+    mode: str  # permission bits in octal, as `stat -c %a` prints them ("640")
+    owner: str
+    group: str
+
+    @property
+    def readers(self) -> str:
+        bits = int(self.mode, 8) if self.mode.isdigit() else 0
+        if bits & 0o004:
+            return "everyone"
+        return f"{self.owner} and group {self.group}" if bits & 0o040 else f"{self.owner} only"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Endpoints:
     embed_urls: tuple[str, ...] = ()
@@ -149,23 +166,6 @@ class Endpoints:
 
     def get(self, key: str, default: str = "") -> str:
         return dict(self.extra).get(key, default)
-
-
-@dataclass(frozen=True)
-class FileAccess:
-    """Who can read a file the services share (the endpoints file, the API key), from `stat`."""
-
-    path: str
-    mode: str  # permission bits in octal, as `stat -c %a` prints them ("640")
-    owner: str
-    group: str
-
-    @property
-    def readers(self) -> str:
-        bits = int(self.mode, 8) if self.mode.isdigit() else 0
-        if bits & 0o004:
-            return "everyone"
-        return f"{self.owner} and group {self.group}" if bits & 0o040 else f"{self.owner} only"
 
 
 @dataclass(frozen=True, kw_only=True)

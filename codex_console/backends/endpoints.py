@@ -60,10 +60,10 @@ def apply_overrides(found: Endpoints, environ: Mapping[str, str] | None = None) 
 def read_argv(path: str, *shared: str) -> list[str]:
     """Print the file, then its mtime, then who can read it and each of `shared` (mode, owner,
     group; a missing file prints nothing); `~/` and `$HOME/` expand on the cluster, nothing else does."""
-    script = (f'cat -- "$1" 2>/dev/null && printf "\\n{MTIME_MARK}%s\\n" "$(stat -c %Y -- "$1")"; i=0; '
-              f'for f in "$@"; do stat -c "{ACCESS_MARK}$i %a %U %G" -- "$f" 2>/dev/null; i=$((i+1)); done; true')
     from .cluster import home_path  # here: the cluster facade imports this module
 
+    script = (f'cat -- "$1" 2>/dev/null && printf "\\n{MTIME_MARK}%s\\n" "$(stat -c %Y -- "$1")"; i=0; '
+              f'for f in "$@"; do stat -c "{ACCESS_MARK}$i %a %U %G" -- "$f" 2>/dev/null; i=$((i+1)); done; true')
     paths = [home_path(p) for p in (path, *shared)]
     if any(p != q for p, q in zip(paths, (path, *shared))):
         return ["sh", "-c", 'cd && ' + script, "sh", *paths]

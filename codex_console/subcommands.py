@@ -58,7 +58,8 @@ async def _check(cfg: Config, args: argparse.Namespace) -> int:
         await _remember(cluster, result)
     finally:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(cluster.close(), 2)
+            async with asyncio.timeout(2):
+                await cluster.close()
     if args.json:
         print(result.dumps())
     elif not (args.quiet and result.state is State.OK and not result.resubmitted):
@@ -73,7 +74,8 @@ async def _remember(cluster: Cluster, result: CheckResult) -> None:
         return
     entry = history.Entry(time.time(), result.state.name, result.summary, result.job.job_id if result.job else "")
     try:
-        await asyncio.wait_for(cluster.record_check(entry), 10)
+        async with asyncio.timeout(10):
+            await cluster.record_check(entry)
     except (RemoteError, TimeoutError) as exc:
         result.notes.append(f"history not written: {exc}")
 
@@ -85,7 +87,8 @@ async def _log_lines(cluster: Cluster, result: CheckResult, lines: int = 5) -> N
     if not log_file:
         return
     try:
-        res = await asyncio.wait_for(cluster.runner.poll(["tail", "-n", str(lines), log_file]), 5)
+        async with asyncio.timeout(5):
+            res = await cluster.runner.poll(["tail", "-n", str(lines), log_file])
     except (RemoteError, TimeoutError):
         return
     if res.ok and res.stdout.strip():
@@ -102,7 +105,8 @@ async def _resubmit(cluster: Cluster, result: CheckResult) -> None:
     op = operation("serve", "start")
     try:
         plan = await op.plan(cluster, jobs.value)
-        outcome = await asyncio.wait_for(perform(cluster, op, plan), cluster.cfg.thresholds.check_timeout)
+        async with asyncio.timeout(cluster.cfg.thresholds.check_timeout):
+            outcome = await perform(cluster, op, plan)
     except (NotPossible, OperationFailed, RemoteError, TimeoutError) as exc:
         result.notes.append(f"resubmit failed: {exc}")
         return

@@ -106,7 +106,8 @@ class Batcher:
             self._cond.notify()
         if self._worker is not None:
             try:
-                await asyncio.wait_for(asyncio.shield(self._worker), timeout)
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(self._worker)
             except TimeoutError:
                 log.warning("queue not drained in %.0f s", timeout)
         self._executor.shutdown(wait=False)

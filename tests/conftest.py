@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import os
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,33 @@ from codex_console.sandbox.layout import SandboxLayout
 from codex_console.sandbox.processes import running_pid
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _dump_tasks(nodeid: str) -> None:
+    """Every unfinished asyncio task's stack: what a hung async test was waiting on (the
+    timeout's own report shows threads only, and the event loop's thread is idle in select)."""
+    tasks = [o for o in gc.get_objects() if isinstance(o, asyncio.Task) and not o.done()]
+    print(f"\n--- {nodeid}: {len(tasks)} asyncio tasks pending near the timeout ---", file=sys.stderr)
+    for task in tasks:
+        try:
+            task.print_stack(limit=12, file=sys.stderr)
+        except Exception as exc:  # noqa: BLE001 - a task that finished meanwhile
+            print(f"{task.get_name()}: {exc!r}", file=sys.stderr)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    marker = item.get_closest_marker("timeout")
+    limit = float(marker.args[0]) if marker and marker.args else float(item.config.getini("timeout") or 0)
+    timer = threading.Timer(max(1.0, limit - 10), _dump_tasks, args=(item.nodeid,)) if limit else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        return (yield)
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 @pytest.fixture(scope="session")

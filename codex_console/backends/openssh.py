@@ -91,7 +91,8 @@ class OpenSshRunner:
         start = time.monotonic()
         proc = await self._spawn(argv, stdin=asyncio.subprocess.PIPE if input is not None else None)
         try:
-            out, err = await asyncio.wait_for(proc.communicate(input.encode() if input else None), timeout)
+            async with asyncio.timeout(timeout):
+                out, err = await proc.communicate(input.encode() if input else None)
         except TimeoutError:
             _kill_group(proc)
             raise CommandTimeout(f"{argv[0]} did not finish within {timeout:.0f}s") from None
@@ -117,7 +118,8 @@ class OpenSshRunner:
             async with asyncio.timeout(self.login.command_timeout):
                 await shell.start()
         except ShellBroken:  # ssh itself failed (no login, no route): say what ssh said
-            code = await asyncio.wait_for(proc.wait(), 5)
+            async with asyncio.timeout(5):
+                code = await proc.wait()
             said = (await proc.stderr.read()).decode(errors="replace")
             raise Unreachable(_ssh_failure(self.login.host, said or f"ssh exited {code}")) from None
         except BaseException:

@@ -98,8 +98,9 @@ class Source(Generic[T]):
             self._wake.clear()  # before the poll: a refresh() asked during it is not lost
             await self.poll_once()
             try:
-                await asyncio.wait_for(self._wake.wait(), self.interval)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.interval):
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
 
     def refresh(self) -> None:
@@ -112,10 +113,9 @@ class Source(Generic[T]):
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
+            # gather: the task's own end (cancelled or failed) is swallowed, a cancel of the
+            # caller is not.
+            await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
 

@@ -77,8 +77,8 @@ class LocalRunner:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
             cwd=Path.home())  # like a command over SSH: relative paths are in the home directory
         try:
-            out, err = await asyncio.wait_for(
-                proc.communicate(input.encode() if input is not None else None), timeout)
+            async with asyncio.timeout(timeout):
+                out, err = await proc.communicate(input.encode() if input is not None else None)
         except TimeoutError:
             _kill_group(proc)
             await proc.wait()

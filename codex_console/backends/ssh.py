@@ -92,7 +92,8 @@ class SshRunner:
             # A person answering a password and a one-time code needs longer than a handshake.
             deadline = self.login.connect_timeout * 2 + 5 + (300 if self.prompter is not None else 0)
             try:
-                conn = await asyncio.wait_for(self._open(), deadline)
+                async with asyncio.timeout(deadline):
+                    conn = await self._open()
             except Unreachable:
                 self._backoff()
                 raise

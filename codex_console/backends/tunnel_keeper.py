@@ -58,8 +58,9 @@ class Keeper:
             self.write_status()
             soon = self.hangs or not self.results  # just hung, or not checked since ssh started
             try:
-                await asyncio.wait_for(self.exited.wait(), 1.0 if soon else interval)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(1.0 if soon else interval):
+                    await self.exited.wait()
+            except TimeoutError:
                 pass
 
     async def step(self) -> None:

@@ -69,16 +69,17 @@ async def probe_forward(forward: Forward, timeout: float = 3.0) -> ForwardCheck:
     """Talk to the service itself through the forward: ssh accepts on the local port even when
     nothing answers on the node, so a bare connect proves nothing."""
     try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection("127.0.0.1", forward.local_port), timeout)
-    except asyncio.TimeoutError:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection("127.0.0.1", forward.local_port)
+    except TimeoutError:
         return ForwardCheck(False, True, "connect timed out")
     except OSError as exc:
         return ForwardCheck(False, False, f"nothing listens on 127.0.0.1:{forward.local_port} ({exc.strerror})")
     try:
         writer.write(HELLO[forward.name])
-        answer = await asyncio.wait_for(reader.read(4), timeout)
-    except asyncio.TimeoutError:
+        async with asyncio.timeout(timeout):
+            answer = await reader.read(4)
+    except TimeoutError:
         return ForwardCheck(False, True, "no answer through the tunnel")
     except OSError as exc:
         return ForwardCheck(False, False, f"connection broke ({exc.strerror or exc})")

@@ -5,6 +5,7 @@ warns, then stops cleanly and requeues itself at its limit."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ import time
 from codex_console.backends.cluster import Cluster
 from codex_console.backends.neo4j import Neo4jProbe
 from codex_console.backends.runner import LocalRunner, ServiceDown
+from codex_console.client import AsyncEmbedClient
 from codex_console.models import JobState
 
 from ..helpers import (
@@ -41,9 +43,9 @@ async def test_the_successor_is_ready_before_the_old_job_ends(sandbox, tmp_path,
     cleanup_jobs.append(cluster)
     old = await submit(cluster)
     first = await wait_endpoints(cfg, old)
-    from codex_console.client import EmbedClient
-
-    client = EmbedClient.from_endpoints_file(cfg.services.endpoints_file, api_key=None, deadline=60)
+    here = copy.deepcopy(cfg)
+    here.login.local = True  # the client runs where the endpoints file is: this machine
+    client = AsyncEmbedClient.from_environment(here, environ={}, deadline=60)
     probe = Neo4jProbe(LocalRunner(), timeout=1)
     calls, failures, bolt_down = 0, [], []
     done = asyncio.Event()
@@ -52,7 +54,7 @@ async def test_the_successor_is_ready_before_the_old_job_ends(sandbox, tmp_path,
         nonlocal calls
         while not done.is_set():
             try:
-                vectors = await client.aembed(["hand-over", "no gap"])
+                vectors = await client.embed(["hand-over", "no gap"])
                 assert len(vectors) == 2
             except Exception as exc:  # noqa: BLE001 - every failure is counted, none may happen
                 failures.append(repr(exc))

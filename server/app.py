@@ -17,8 +17,21 @@ from .auth import read_key_file
 from .bodies import JsonParser
 from .errors import BadInput, ClientGone, NotReady, ServerError, error_response
 from .guard import Guard
-from .schemas import (BatchInfo, EmbedRequest, EmbedResponse, Health, Info, Limits, OpenAIEmbedding,
-                      OpenAIEmbeddingList, OpenAIEmbeddingRequest, QueueInfo, Ready, Usage, describe)
+from .schemas import (
+    BatchInfo,
+    EmbedRequest,
+    EmbedResponse,
+    Health,
+    Info,
+    Limits,
+    OpenAIEmbedding,
+    OpenAIEmbeddingList,
+    OpenAIEmbeddingRequest,
+    QueueInfo,
+    Ready,
+    Usage,
+    describe,
+)
 from .service import EmbedService
 from .settings import Settings
 

@@ -64,9 +64,10 @@ class Cluster:
         """The embed server's key file; "none" means the services run without a key."""
         return self.cfg.services.api_key_file or DEFAULT_KEY_FILE
 
-    async def read_secret(self, path: str) -> str:
-        """A one-line secret file on the cluster (read through the login node, kept in memory)."""
-        if path not in self._secrets:
+    async def read_secret(self, path: str, again: bool = False) -> str:
+        """A one-line secret file on the cluster (read through the login node, kept in memory;
+        `again`: read it anew, after the server refused the copy kept)."""
+        if again or path not in self._secrets:
             res = await self.runner.poll(["cat", "--", home_path(path)])
             if not res.ok:
                 raise RemoteError(f"cannot read {path} on the login node: {res.error_text()}")

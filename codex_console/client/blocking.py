@@ -14,6 +14,7 @@ from typing import Any, Coroutine, Iterable, Mapping, TypeVar
 from ..config import Config
 from .discovery import Locator
 from .embed import AsyncEmbedClient, ClientOptions, Embeddings
+from .errors import ClientError
 
 T = TypeVar("T")
 
@@ -27,6 +28,9 @@ class LoopThread:
         self.thread.start()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self.loop.is_closed():
+            coro.close()
+            raise ClientError("this client is closed: make a new one")
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return future.result()
@@ -68,6 +72,9 @@ class EmbedClient:
                                                       **kwargs))
 
     def close(self) -> None:
+        """Close the connections and stop the loop thread; closing again does nothing."""
+        if self._loop.loop.is_closed():
+            return
         try:
             self._loop.run(self.aio.aclose())
         finally:

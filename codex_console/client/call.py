@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .embed import AsyncEmbedClient
 
 TRY_AGAIN = (429, 503)
+LONGEST_REST = 60.0  # a Retry-After longer than this (or not a number) is taken as this
 REREAD_EVERY = 10.0  # seconds between looks at the endpoints while everything works
 Progress = Callable[[int, int], None]  # (texts done, texts in all)
 
@@ -41,11 +42,13 @@ def jitter(seconds: float) -> float:
 
 
 def retry_after(response: httpx.Response, answers: int) -> float:
-    """The server's Retry-After (seconds), else exponential backoff from 0.5 s up to 30 s."""
+    """The server's Retry-After (seconds, at most a minute: the rest outlives this call), else
+    exponential backoff from 0.5 s up to 30 s."""
     try:
-        return max(0.0, float(response.headers["Retry-After"]))
+        asked = float(response.headers["Retry-After"])
     except (KeyError, ValueError):
         return min(30.0, 0.5 * 2 ** (answers - 1))
+    return min(LONGEST_REST, max(0.0, asked)) if math.isfinite(asked) else LONGEST_REST
 
 
 def detail(response: httpx.Response) -> str:
@@ -109,13 +112,26 @@ class Call:
         answers, key_again = 0, True
         while True:
             replica = await self.replica()
+            headers = await self.headers()
+            left = self.until - time.monotonic()
+            if left <= 0:
+                raise ServicesUnavailable(self.explain())
+            timeout = min(self.options.request_timeout, left)
             replica.inflight += 1
             replica.sent += 1
             self.stats.requests += 1
             try:
                 response = await self.client.http.post(
-                    replica.url + "/embed", json={**self.body, "texts": texts}, headers=await self.headers(),
-                    timeout=max(1.0, min(self.options.request_timeout, self.until - time.monotonic())))
+                    replica.url + "/embed", json={**self.body, "texts": texts}, headers=headers, timeout=timeout)
+            except httpx.PoolTimeout:  # this client's own connections are all busy: no replica's fault
+                continue
+            except httpx.TimeoutException as exc:
+                if timeout < self.options.request_timeout:  # the call's deadline cut it short
+                    raise ServicesUnavailable(self.explain()) from None
+                self.client.replicas.failed(replica, no_answer(exc))
+                self.stats.failovers += 1
+                await self.client.refresh(0.25)
+                continue
             except httpx.TransportError as exc:
                 self.client.replicas.failed(replica, no_answer(exc))
                 self.stats.failovers += 1
@@ -135,8 +151,8 @@ class Call:
             answers += 1
             why = f"{status} {detail(response)}"
             if answers >= self.options.max_attempts:
-                raise ServicesUnavailable(f"gave up on a batch after {answers} attempts, each answered "
-                                          f"\"try again\" (last: {replica.url}: {why}); nothing returned")
+                raise ServicesUnavailable(f"gave up on a batch after {answers} attempts answered \"try again\" "
+                                          f"or 5xx (last: {replica.url}: {why}); nothing returned")
             if status in TRY_AGAIN:
                 self.client.replicas.rest(replica, why, jitter(retry_after(response, answers)))
                 self.stats.retries += 1
@@ -176,9 +192,10 @@ class Call:
             data = response.json()
             vectors, model = data["embeddings"], str(data.get("model", ""))
             width = len(vectors[0])
-        except (ValueError, KeyError, TypeError, IndexError):
+            uneven = len(vectors) != len(texts) or any(len(v) != width for v in vectors)
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
             raise RequestRefused(f"{replica.url} answered 200 without embeddings") from None
-        if len(vectors) != len(texts) or any(len(v) != width for v in vectors):
+        if uneven:
             raise RequestRefused(f"{replica.url} answered {len(vectors)} vectors for {len(texts)} texts")
         if self.model and (model, width) != (self.model, self.dimension):
             raise ClientError(f"the replicas serve different models ({self.model}, {self.dimension} dims; "
@@ -206,5 +223,8 @@ class Call:
                     + (f" ({ep.reason})" if ep.reason else "") + f", {len(ep.embed_urls)} embed URL(s)")
         else:
             said = "no endpoints file and no $IMAS_CODEX_EMBED_REMOTE_URL"
-        return (f"no embed server answered within the {self.deadline:g} s deadline. {said}. "
+        hint = ""
+        if not ep.source and not self.client.locator.cfg.login.local:
+            hint = " On a laptop the services are reached through `codex-console tunnel start`."
+        return (f"no embed server answered within the {self.deadline:g} s deadline. {said}.{hint} "
                 f"Looked at: {'; '.join(found.notes) or 'nothing'}. Replicas: {self.client.replicas.describe()}")

@@ -11,6 +11,7 @@ key and password files are read once on the login node and kept in memory.
 
 from __future__ import annotations
 
+import asyncio
 import grp
 import os
 import pwd
@@ -104,6 +105,7 @@ class Locator:
         self.key_note = ""
         self._key: str | None = None
         self._key_read = False
+        self._key_lock: asyncio.Lock | None = None  # concurrent batches read the key once
         self._cluster: Any = None  # backends.cluster.Cluster, made only to read secrets on a laptop
 
     def via_tunnels(self) -> bool:
@@ -120,23 +122,34 @@ class Locator:
         return places(self.env.get(KEY_ENV, ""), self.cfg.services.api_key_file, HOME_KEY)
 
     async def find(self) -> Found:
-        found = self._tunnels() if self.via_tunnels() else self._files()
+        """Look again (files, stat, user names: in a thread, a parallel filesystem or a slow
+        directory service must not stall the caller's loop). A URL that is no URL fails here."""
+        found = await asyncio.to_thread(lambda: self._tunnels() if self.via_tunnels() else self._files())
         notes = [f"${var}={self.env[var]} (wins over the file)" for var in (EMBED_ENV, NEO4J_ENV)
                  if self.env.get(var)]
-        return replace(found, endpoints=apply_overrides(found.endpoints, self.env), notes=found.notes + tuple(notes))
+        found = replace(found, endpoints=apply_overrides(found.endpoints, self.env), notes=found.notes + tuple(notes))
+        bad = [u for u in found.endpoints.embed_urls if not u.startswith(("http://", "https://"))]
+        if bad:
+            raise ClientError(f"not an http(s) URL: {', '.join(bad)} (from {found.endpoints.source or '$' + EMBED_ENV});"
+                              " write it as http://host:port")
+        return found
 
     def _files(self) -> Found:
+        """The first endpoints file that exists; one this user may not read stops the search
+        (an old file further down would be the wrong job)."""
         notes: list[str] = []
         for path in self.endpoint_files():
             text, note = read_text(path)
             notes.append(note)
+            if "permission denied" in note:
+                return Found(Endpoints(), tuple(notes), (note,))
             if text is not None:
                 try:
                     written: float | None = expand(path).stat().st_mtime
                 except OSError:
                     written = None
                 return Found(endpoints_from(parse_env_file(text), path, written), tuple(notes))
-        return Found(Endpoints(), tuple(notes), tuple(n for n in notes if "permission denied" in n))
+        return Found(Endpoints(), tuple(notes))
 
     def _tunnels(self) -> Found:
         from ..backends.tunnels import TunnelManager
@@ -154,26 +167,29 @@ class Locator:
     # -- secrets ------------------------------------------------------------------------------
     async def api_key(self, again: bool = False) -> str | None:
         """The embed server's key; None when there is none (the server then answers 401)."""
-        if again or not self._key_read:
-            self._key, self.key_note = await self._read_key()
-            self._key_read = True
+        if self._key_lock is None:
+            self._key_lock = asyncio.Lock()
+        async with self._key_lock:
+            if again or not self._key_read:
+                self._key, self.key_note = await self._read_key(again)
+                self._key_read = True
         return self._key
 
-    async def _read_key(self) -> tuple[str | None, str]:
+    async def _read_key(self, again: bool = False) -> tuple[str | None, str]:
         mine = self.env.get(KEY_ENV, "")
         if mine == "none" or (not mine and self.cfg.services.api_key_file == "none"):
             return None, "no API key: the key file is set to none"
         if self.via_tunnels() and not mine:
             path = self.cfg.services.api_key_file or HOME_KEY
             try:
-                return await self._remote_secret(path) or None, f"{path} on {self.cfg.login.host}"
+                return await self._remote_secret(path, again) or None, f"{path} on {self.cfg.login.host}"
             except Exception as exc:  # noqa: BLE001 - no key: a keyed server answers 401, explained
                 return None, f"{path} on {self.cfg.login.host}: {exc}"
         notes = []
         for path in self.key_files():
-            text, note = read_text(path)
+            text, note = await asyncio.to_thread(read_text, path)
             if text is not None and text.strip():
-                return text.strip(), path
+                return text.strip(), "; ".join([*notes, path])
             notes.append(note if text is None else f"{path}: empty")
         return None, "; ".join(notes)
 
@@ -184,18 +200,22 @@ class Locator:
         if not s.neo4j_password_file:
             return s.neo4j_user, s.neo4j_password
         if self.via_tunnels():
-            return s.neo4j_user, await self._remote_secret(s.neo4j_password_file)
+            try:
+                return s.neo4j_user, await self._remote_secret(s.neo4j_password_file)
+            except Exception as exc:  # noqa: BLE001 - RemoteError, a timeout: one error type for tools
+                raise ClientError(f"the Neo4j password file {s.neo4j_password_file} cannot be read on "
+                                  f"{self.cfg.login.host}: {exc}") from None
         text, note = read_text(s.neo4j_password_file)
         if text is None:
             raise ClientError(f"the Neo4j password file cannot be read: {note}")
         return s.neo4j_user, text.strip()
 
-    async def _remote_secret(self, path: str) -> str:
+    async def _remote_secret(self, path: str, again: bool = False) -> str:
         if self._cluster is None:
             from ..backends.cluster import Cluster
 
             self._cluster = Cluster(self.cfg)
-        return await self._cluster.read_secret(path)
+        return await self._cluster.read_secret(path, again=again)
 
     async def close(self) -> None:
         if self._cluster is not None:

@@ -131,6 +131,8 @@ class AsyncEmbedClient:
         if query:
             body["prompt_name"] = "query"
         started = time.monotonic()
+        if deadline is not None and not deadline > 0:
+            raise ValueError(f"deadline must be more than 0 seconds, not {deadline}")
         call = Call(self, items, body, deadline or self.options.deadline, on_progress)
         vectors = await call.run() if items else []
         dim = call.dimension or int(dimension or 0)

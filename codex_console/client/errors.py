@@ -12,9 +12,10 @@ class NotAllowed(ClientError):
 
 
 class ServicesUnavailable(ClientError):
-    """No embed server answered before the call's deadline (a requeue longer than it, no job)."""
+    """No embed server answered before the call's deadline (a requeue longer than it, no job),
+    or a batch was answered "try again" (429/503) or 5xx `max_attempts` times."""
 
 
 class RequestRefused(ClientError):
-    """A server refused the request itself (bad input, a missing key, too many "try again"
-    answers): sending it elsewhere would not help, so the call stops."""
+    """A server refused the request itself (bad input, a wrong or missing key, a malformed
+    answer): sending it elsewhere would not help, so the call stops."""

@@ -48,7 +48,8 @@ async def test_key_files_in_order_and_none_means_no_key(cfg, home, tmp_path):
     mine = tmp_path / "mine.key"
     mine.write_text("  \n")
     locator = Locator(cfg, {KEY_ENV: str(mine)})
-    assert await locator.api_key() == "team-key" and locator.key_note == str(team), "an empty file is skipped"
+    assert await locator.api_key() == "team-key", "an empty file is skipped"
+    assert locator.key_note == f"{mine}: empty; {team}", "the note says what was skipped and what was used"
     assert await Locator(cfg, {KEY_ENV: "none"}).api_key() is None
     cfg.services.api_key_file = "none"
     assert await Locator(cfg, {}).api_key() is None

@@ -81,7 +81,8 @@ async def test_a_requeue_in_the_middle_of_a_call(sandbox, tmp_path, cleanup_jobs
     deadline = 150.0
     client = AsyncEmbedClient.from_environment(cfg, environ={}, batch_size=2, concurrency=1, deadline=deadline)
     call = asyncio.create_task(client.embed_detailed(texts, on_progress=lambda done, _: done >= 40 and going.set()))
-    await asyncio.wait_for(going.wait(), 60)
+    async with asyncio.timeout(60):
+        await going.wait()
     await cluster.runner.run(cluster.slurm.requeue_argv(job_id))
     requeued_at = time.monotonic()
 
@@ -100,9 +101,12 @@ async def test_a_requeue_in_the_middle_of_a_call(sandbox, tmp_path, cleanup_jobs
     assert not call.done(), "the long call waits for the new job"
 
     await start_now(cluster, job_id)
-    result = await asyncio.wait_for(call, deadline)
+    try:
+        async with asyncio.timeout(deadline):
+            result = await call
+    finally:
+        await client.aclose()
     away = time.monotonic() - requeued_at
-    await client.aclose()
     fresh = read_endpoints(cfg)
     assert fresh.job_id == job_id and fresh.started != ep.started
     assert client.found.endpoints.started == fresh.started, "the call finished against the new run"

@@ -117,7 +117,12 @@ async def test_a_teammate_uses_the_shared_services_and_an_outsider_cannot(sandbo
         for name in ("services.env", "embed.key"):
             denied = as_user(outsider, {}, "cat", str(project / name))
             assert denied.returncode != 0 and "Permission denied" in denied.stderr
-        out = as_user(outsider, env, python_for(outsider), "-c", SCRIPT, json.dumps(texts))
+        # An old endpoints file of the outsider's own, further down the search, is not taken instead.
+        old_home = project / "outsider-home"
+        old_home.mkdir()
+        (old_home / ".codex-services.env").write_text("EMBED_URLS=http://127.0.0.1:9\nSTALE=0\n")
+        shutil.chown(old_home, outsider)
+        out = as_user(outsider, {**env, "HOME": str(old_home)}, python_for(outsider), "-c", SCRIPT, json.dumps(texts))
         refused = json.loads(out.stdout)
         assert refused["error"] == "NotAllowed" and f"readable by root and group {group}" in refused["message"]
 

@@ -50,23 +50,28 @@ async def prepare(cfg: config.Config) -> None:
         await cluster.close()
 
 
-async def shoot(cfg: config.Config, size: tuple[int, int], extras: bool) -> None:
+async def shoot(cfg: config.Config, history: int) -> None:
+    """One app for every picture, so the charts show minutes of readings at every size."""
     app = CodexApp(ConsoleSession(Cluster(cfg, stream_gpu=True)), where=f"{cfg.login.host}")
-    async with app.run_test(size=size) as pilot:
+    async with app.run_test(size=(120, 40)) as pilot:
+        def latency_points() -> int:
+            return len(app.readings["embed"].history["latency_ms"])
+
         await until(pilot, lambda: all(app.readings.get(n) is not None and app.readings[n].value is not None
                                        for n in ("jobs", "gpu", "embed", "neo4j", "health", "tunnels"))
-                    and len(app.readings["embed"].history["latency_ms"]) >= 20)
-        if extras:  # an in-place restart of the replica: the events pane has something to say
-            await pilot.press("R")
-            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-            await pilot.pause(0.5)
-            app.save_screenshot(str(OUT / "confirm-restart.svg"))
-            await pilot.press("tab", "enter")
-            await pilot.pause(25)
-        await pilot.pause(2)
-        app.save_screenshot(str(OUT / f"dashboard-{size[0]}x{size[1]}.svg"))
-        if not extras:
-            return
+                    and latency_points() >= history // 2, 2 * history)
+        # An in-place restart of the replica: the events pane has something to say.
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause(0.5)
+        app.save_screenshot(str(OUT / "confirm-restart.svg"))
+        await pilot.press("tab", "enter")
+        await until(pilot, lambda: latency_points() >= history, 3 * history)
+        for width, height in SIZES:
+            await pilot.resize_terminal(width, height)
+            await pilot.pause(2)
+            app.save_screenshot(str(OUT / f"dashboard-{width}x{height}.svg"))
+        await pilot.resize_terminal(120, 40)
         await pilot.press("b")
         await until(pilot, lambda: isinstance(app.screen, BenchScreen) and app.bench_runs
                     and time.time() - app.bench_runs[-1].at < 600, 600)
@@ -84,9 +89,7 @@ async def main() -> int:
         setattr(cfg.poll, name, 1.0)
     OUT.mkdir(exist_ok=True)
     await prepare(cfg)
-    await shoot(cfg, (120, 40), extras=True)
-    for size in SIZES:
-        await shoot(cfg, size, extras=False)
+    await shoot(cfg, history=150)  # readings each second: two and a half minutes on the charts
     for path in sorted(OUT.glob("*.svg")):
         print(f"screenshots: wrote {path.relative_to(OUT.parent)}")
     return 0

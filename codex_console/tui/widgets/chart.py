@@ -45,13 +45,14 @@ class TimeChart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        drawn = 0
+        drawn, highest = 0, 0.0
         for line in lines:
             xs = [p.t - now for p in line.points if p.t >= now - seconds]
             ys = [getattr(p, line.statistic) for p in line.points if p.t >= now - seconds]
             if xs:
                 plt.plot(xs, ys, label=line.label, marker="braille")
                 drawn += 1
+                highest = max(highest, *ys)
         self._axis = (seconds, now)
         plt.xlim(-seconds, 0)
         plt.title(f"{self.title} · last {window}" + ("" if drawn else " · no data yet"))
@@ -59,9 +60,8 @@ class TimeChart(PlotextPlot):
         if not drawn:
             plt.ylim(0, 1)
             plt.yticks([0, 1], ["", ""])
-        elif floor is not None:
-            highest = max((getattr(p, line.statistic) for line in lines for p in line.points), default=1.0)
-            plt.ylim(floor, max(highest * 1.15, floor + 1e-9))
+        elif floor is not None:  # all zeros (no errors): 0 to 1, not a range of 1e-9 in long labels
+            plt.ylim(floor, highest * 1.15 if highest > floor else floor + 1.0)
         self.refresh()
 
     def render(self):  # type: ignore[override]

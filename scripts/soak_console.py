@@ -1,12 +1,13 @@
 """Soak: the real dashboard (headless) polling every source every 0.2 s against the sandbox.
 
-    .venv/bin/python scripts/soak_console.py [--minutes 30] [--interval 0.2]
+    .venv/bin/python scripts/soak_console.py [--minutes 30] [--interval 0.2] [--warmup 6] [--trace]
 
 Submits a services job (a light one: sleeping commands, FalkorDB for Neo4j), runs the Textual
 app with every poll interval set to --interval, and every minute samples the process's memory
 (RSS), open file descriptors, asyncio tasks, the job's Slurm step count and the SSH connections
-opened. Prints a table and the growth from the first sample after warm-up to the last. Bounded
-in time, loopback only, cancels its job at the end.
+opened. Prints a table and the growth from the first sample after warm-up (by then the 5-minute
+raw history is full) to the last; `--trace` adds what grew, by source line (tracemalloc).
+Bounded in time, loopback only, cancels its job at the end.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import os
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -39,7 +41,7 @@ async def next_step(cluster: Cluster, job_id: str) -> int:
     return int(res.stdout.strip() or -1)
 
 
-async def soak(minutes: float, interval: float) -> None:
+async def soak(minutes: float, interval: float, warmup: float, trace: bool) -> None:
     from codex_console.sandbox.layout import SandboxLayout
 
     layout = SandboxLayout.from_env()
@@ -54,6 +56,9 @@ async def soak(minutes: float, interval: float) -> None:
     cluster = Cluster(cfg, stream_gpu=True)
     app = CodexApp(ConsoleSession(cluster))
     rows = []
+    base_snapshot = None
+    if trace:
+        tracemalloc.start(8)
     try:
         async with app.run_test(size=(160, 50)) as pilot:
             start = time.monotonic()
@@ -65,25 +70,34 @@ async def soak(minutes: float, interval: float) -> None:
                              sum(s.polls for s in cluster.sources.all())))
                 print("  %5.1f min  rss %6.1f MB  fds %3d  tasks %3d  next step %5d  ssh %d  gpu streams %d"
                       "  polls %7d" % rows[-1], flush=True)
+                if trace and base_snapshot is None and elapsed >= warmup * 60 - 1:
+                    base_snapshot = tracemalloc.take_snapshot()
                 if elapsed >= minutes * 60:
                     break
                 await pilot.pause(min(60, minutes * 60 - elapsed + 0.1))
     finally:
         await setup.runner.run(["scancel", job_id])
         await setup.close()
-    base = rows[1] if len(rows) > 2 else rows[0]  # after the first minute's warm-up
+    base = next((r for r in rows if r[0] >= warmup - 1 / 60), rows[0]) if len(rows) > 2 else rows[0]
     last = rows[-1]
     print(f"\nsoak {minutes:g} min at {interval:g} s: rss {last[1] - base[1]:+.1f} MB, fds {last[2] - base[2]:+d}, "
           f"tasks {last[3] - base[3]:+d}, job steps {last[4] - rows[0][4] - (len(rows) - 1)} "
-          f"(besides this script's own {len(rows)} probes), ssh connections {last[5]}, polls {last[7]}")
+          f"(besides this script's own {len(rows)} probes), ssh connections {last[5]}, polls {last[7]}; "
+          f"from minute {base[0]:.0f} (first-minute rss {rows[min(1, len(rows) - 1)][1]:.1f} MB)")
+    if base_snapshot is not None:
+        print("\ngrew most since the warm-up (tracemalloc, by line):")
+        for stat in tracemalloc.take_snapshot().compare_to(base_snapshot, "lineno")[:15]:
+            print("  ", stat)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=30)
     p.add_argument("--interval", type=float, default=0.2)
+    p.add_argument("--warmup", type=float, default=6, help="minutes before the baseline (history windows filling)")
+    p.add_argument("--trace", action="store_true", help="tracemalloc: what grew after the warm-up, by line")
     args = p.parse_args()
-    asyncio.run(soak(args.minutes, args.interval))
+    asyncio.run(soak(args.minutes, args.interval, args.warmup, args.trace))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ the dashboard opens or from `codex-console login`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
 import socket
@@ -20,7 +21,7 @@ from typing import AsyncIterator, Sequence
 from ..config import LoginConfig
 from ..models import CommandResult
 from .login_auth import NO_PROMPT_HINT
-from .runner import ActionInDoubt, CommandTimeout, RemoteError, Unreachable, _kill_group
+from .runner import ActionInDoubt, CommandTimeout, RemoteError, Unreachable, _kill_group, lines_until_closed
 from .shell import PersistentShell, ShellBroken, ShellSession
 from .sshconfig import override_args, resolve
 
@@ -129,13 +130,9 @@ class OpenSshRunner:
 
     async def stream(self, argv: Sequence[str]) -> AsyncIterator[str]:
         proc = await self._spawn(argv, pty=True, stderr=asyncio.subprocess.STDOUT)
-        assert proc.stdout is not None
-        try:
-            async for line in proc.stdout:
-                yield line.decode(errors="replace").rstrip("\r\n")
-        finally:
-            _kill_group(proc)
-            await proc.wait()
+        async with contextlib.aclosing(lines_until_closed(proc)) as lines:  # closed now, not at GC
+            async for line in lines:
+                yield line
 
     async def forward(self, host: str, port: int) -> tuple[str, int]:
         key = (host, port)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -60,6 +61,18 @@ def _kill_group(proc: asyncio.subprocess.Process) -> None:
         pass
 
 
+async def lines_until_closed(proc: asyncio.subprocess.Process) -> AsyncIterator[str]:
+    """A streaming process's output, line by line; when the reader stops (or is cancelled),
+    the process and its group are killed and reaped."""
+    assert proc.stdout is not None
+    try:
+        async for line in proc.stdout:
+            yield line.decode(errors="replace").rstrip("\r\n")
+    finally:
+        _kill_group(proc)
+        await proc.wait()
+
+
 class LocalRunner:
     """Runs commands as local subprocesses; `forward` is the identity (no tunnel needed)."""
 
@@ -96,13 +109,9 @@ class LocalRunner:
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT, start_new_session=True, cwd=Path.home())
-        assert proc.stdout is not None
-        try:
-            async for line in proc.stdout:
-                yield line.decode(errors="replace").rstrip("\n")
-        finally:
-            _kill_group(proc)
-            await proc.wait()
+        async with contextlib.aclosing(lines_until_closed(proc)) as lines:  # closed now, not at GC
+            async for line in lines:
+                yield line
 
     async def forward(self, host: str, port: int) -> tuple[str, int]:
         return host, port

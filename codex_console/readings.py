@@ -15,9 +15,10 @@ T = TypeVar("T")
 TIERS = ((0.0, 300.0), (10.0, 3600.0), (120.0, 86400.0))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Point:
-    """One bucket of a series (a raw sample is a bucket of one): its start, mean, p50 and p95."""
+    """One bucket of a series (a raw sample is a bucket of one): its start, mean, p50 and p95.
+    Slots: a day of history is some 100,000 of these (a third of the memory without)."""
 
     t: float
     mean: float

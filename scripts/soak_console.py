@@ -47,7 +47,7 @@ async def soak(minutes: float, interval: float, warmup: float, trace: bool) -> N
     layout = SandboxLayout.from_env()
     tmp = Path(f"/tmp/codex-soak-{os.getpid()}")
     tmp.mkdir(exist_ok=True)
-    cfg = service_config(layout, tmp, "soak", slurm__gpus=1, services__api_key_file="none")
+    cfg = service_config(layout, tmp, f"soak{os.getpid()}", slurm__gpus=1, services__api_key_file="none")
     for name in ("slurm", "gpu", "embed", "neo4j", "tunnels"):
         setattr(cfg.poll, name, interval)
     setup = Cluster(cfg)

@@ -33,7 +33,10 @@ def _dump_tasks(nodeid: str) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     marker = item.get_closest_marker("timeout")
-    limit = float(marker.args[0]) if marker and marker.args else float(item.config.getini("timeout") or 0)
+    given = (marker.args[0] if marker.args else marker.kwargs.get("timeout")) if marker else None
+    if given is None:
+        given = item.config.getoption("timeout", None) or item.config.getini("timeout")
+    limit = float(given or 0)
     timer = threading.Timer(max(1.0, limit - 10), _dump_tasks, args=(item.nodeid,)) if limit else None
     if timer is not None:
         timer.daemon = True

@@ -6,6 +6,8 @@ The TUI's start-up code, the headless check and the CLI each make one; the sourc
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import shlex
 import time
 
@@ -34,6 +36,8 @@ def home_path(path: str) -> str:
         if path.startswith(prefix):
             return path[len(prefix):]
     return path
+
+log = logging.getLogger(__name__)
 
 
 class Cluster:
@@ -130,12 +134,15 @@ class Cluster:
         path = await self.slurm.log_path(job.job_id)
         return ["tail", "-n", str(int(lines)), *(["-F"] if follow else []), path]
 
-    async def close(self) -> None:
-        await self.sources.stop()
-        await self.gpu_stream.stop()
-        await self.embed.close()
-        await self.neo4j.close()
-        await self.runner.close()
+    async def close(self, step_timeout: float = 5.0) -> None:
+        """Stop every part, each within `step_timeout` s: a stuck one leaves the rest to close."""
+        for step in (self.sources.stop, self.gpu_stream.stop, self.embed.close, self.neo4j.close,
+                     self.runner.close):
+            try:
+                async with asyncio.timeout(step_timeout):
+                    await step()
+            except Exception as exc:  # noqa: BLE001 - closing goes on; the log says what stuck
+                log.warning("closing %s: %s", getattr(step, "__qualname__", step), exc or type(exc).__name__)
 
     def describe(self) -> str:
         login = self.cfg.login

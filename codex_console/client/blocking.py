@@ -28,9 +28,6 @@ class LoopThread:
         self.thread.start()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        if self.loop.is_closed():
-            coro.close()
-            raise ClientError("this client is closed: make a new one")
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return future.result()
@@ -53,6 +50,7 @@ class EmbedClient:
     def __init__(self, client: AsyncEmbedClient) -> None:
         self.aio = client
         self._loop = LoopThread()
+        self._closed = False
 
     @classmethod
     def from_environment(cls, cfg: Config | None = None, *, environ: Mapping[str, str] | None = None,
@@ -60,21 +58,26 @@ class EmbedClient:
         """See AsyncEmbedClient.from_environment."""
         return cls(AsyncEmbedClient(Locator(cfg, environ), ClientOptions(**options)))
 
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._closed:
+            coro.close()
+            raise ClientError("this client is closed: make a new one")
+        return self._loop.run(coro)
+
     def embed(self, texts: Iterable[str], *, dimension: int | None = None, query: bool = False,
               deadline: float | None = None, as_numpy: bool | None = None) -> Any:
         """One vector per text, in order (see AsyncEmbedClient.embed)."""
-        return self._loop.run(self.aio.embed(list(texts) if not isinstance(texts, str) else texts,
-                                             dimension=dimension, query=query, deadline=deadline,
-                                             as_numpy=as_numpy))
+        return self._run(self.aio.embed(list(texts) if not isinstance(texts, str) else texts,
+                                        dimension=dimension, query=query, deadline=deadline, as_numpy=as_numpy))
 
     def embed_detailed(self, texts: Iterable[str], **kwargs: Any) -> Embeddings:
-        return self._loop.run(self.aio.embed_detailed(list(texts) if not isinstance(texts, str) else texts,
-                                                      **kwargs))
+        return self._run(self.aio.embed_detailed(list(texts) if not isinstance(texts, str) else texts, **kwargs))
 
     def close(self) -> None:
         """Close the connections and stop the loop thread; closing again does nothing."""
-        if self._loop.loop.is_closed():
+        if self._closed:
             return
+        self._closed = True
         try:
             self._loop.run(self.aio.aclose())
         finally:

@@ -121,8 +121,14 @@ class Call:
             replica.sent += 1
             self.stats.requests += 1
             try:
-                response = await self.client.http.post(
-                    replica.url + "/embed", json={**self.body, "texts": texts}, headers=headers, timeout=timeout)
+                # httpx's timeout is per phase (connect, write, read): the call's deadline is
+                # the whole request's.
+                async with asyncio.timeout(left):
+                    response = await self.client.http.post(
+                        replica.url + "/embed", json={**self.body, "texts": texts}, headers=headers,
+                        timeout=timeout)
+            except TimeoutError:  # the call's deadline cut it short: nobody to blame
+                raise ServicesUnavailable(self.explain()) from None
             except httpx.PoolTimeout:  # this client's own connections are all busy: no replica's fault
                 continue
             except httpx.TimeoutException as exc:

@@ -123,16 +123,11 @@ class Locator:
 
     async def find(self) -> Found:
         """Look again (files, stat, user names: in a thread, a parallel filesystem or a slow
-        directory service must not stall the caller's loop). A URL that is no URL fails here."""
+        directory service must not stall the caller's loop)."""
         found = await asyncio.to_thread(lambda: self._tunnels() if self.via_tunnels() else self._files())
         notes = [f"${var}={self.env[var]} (wins over the file)" for var in (EMBED_ENV, NEO4J_ENV)
                  if self.env.get(var)]
-        found = replace(found, endpoints=apply_overrides(found.endpoints, self.env), notes=found.notes + tuple(notes))
-        bad = [u for u in found.endpoints.embed_urls if not u.startswith(("http://", "https://"))]
-        if bad:
-            raise ClientError(f"not an http(s) URL: {', '.join(bad)} (from {found.endpoints.source or '$' + EMBED_ENV});"
-                              " write it as http://host:port")
-        return found
+        return replace(found, endpoints=apply_overrides(found.endpoints, self.env), notes=found.notes + tuple(notes))
 
     def _files(self) -> Found:
         """The first endpoints file that exists; one this user may not read stops the search

@@ -10,10 +10,12 @@ from typing import Any, Iterable, Mapping
 
 import httpx
 
+from ..backends.endpoints import EMBED_ENV
 from ..config import Config
 from ..models import Endpoints
 from .call import Call, CallStats, Progress
 from .discovery import Found, Locator
+from .errors import ClientError
 from .replicas import ReplicaSet
 
 
@@ -106,7 +108,12 @@ class AsyncEmbedClient:
             self._lock = asyncio.Lock()
         async with self._lock:
             if time.monotonic() - self._read_at >= min_age:
-                self.found = await self.locator.find()
+                found = await self.locator.find()
+                bad = [u for u in found.endpoints.embed_urls if not u.lower().startswith(("http://", "https://"))]
+                if bad:  # here, not in discovery: a Neo4j user need not care about the embed URL
+                    raise ClientError(f"not an http(s) URL: {', '.join(bad)} (from "
+                                      f"{found.endpoints.source or '$' + EMBED_ENV}); write it as http://host:port")
+                self.found = found
                 self._read_at = time.monotonic()
                 self.replicas.update(self.found.endpoints.embed_urls, self.found.generation)
         return self.found

@@ -140,6 +140,7 @@ successor_lost() {  # it ended before taking over: take Neo4j back, list our own
 }
 
 release_neo4j() {  # stop Neo4j cleanly so that the successor can open the store
+  local stopping; stopping=$(date +%s.%N)  # Bolt goes down here: the successor says for how long
   if [ "$RUN_NEO4J" = 1 ]; then
     HANDOVER=neo4j-moving; READY[neo4j]=0
     WHY[neo4j]="Neo4j is moving to job $SUCCESSOR (hand-over before the time limit)"
@@ -149,7 +150,7 @@ release_neo4j() {  # stop Neo4j cleanly so that the successor can open the store
     STATE[neo4j]=handed-over  # whatever it was doing (running, backing off): not ours any more
   fi
   NEO4J_RELEASED=1
-  write_state "NEO4J=released" "RELEASED_AT=$(date +%s)"
+  write_state "NEO4J=released" "RELEASED_AT=$(date +%s.%N)" "STOPPED_FROM=$stopping"
 }
 
 finish_handover() {  # the successor serves: stop our replicas and end (the job COMPLETES)
@@ -179,12 +180,12 @@ successor_tick() {  # before the take-over: report readiness, start Neo4j once t
   pred=$PRED_STATE
   if finished "$pred"; then  # it ended first (cancelled, failed, out of time): serve what we have
     event "job $PREDECESSOR ended ($pred) before the hand-over finished: taking over as it stands"
-    [ "${STATE[neo4j]:-}" = waiting ] && { NEO4J_WAIT=$SECONDS; launch neo4j; }
+    [ "${STATE[neo4j]:-}" = waiting ] && { NEO4J_WAIT=$(date +%s.%N); launch neo4j; }
     take_over
     return 0
   fi
   if [ "${STATE[neo4j]:-}" = waiting ] && [ "$(read_state "$PREDECESSOR" NEO4J)" = released ]; then
-    NEO4J_WAIT=$SECONDS
+    NEO4J_WAIT=$(date +%s.%N)  # to the tenth of a second: a start takes a second or two
     event "Neo4j store released by job $PREDECESSOR: starting Neo4j"
     launch neo4j
   fi
@@ -194,7 +195,12 @@ successor_tick() {  # before the take-over: report readiness, start Neo4j once t
 
 take_over() {
   TAKEN_OVER=1; TAKEN_AT=$SECONDS; HANDOVER=done
-  [ "$RUN_NEO4J" = 1 ] && NEO4J_MOVED="$(date -u +%H:%M:%SZ) from job $PREDECESSOR (Bolt down $((SECONDS - NEO4J_WAIT))s)"
+  if [ "$RUN_NEO4J" = 1 ]; then  # seconds to the tenth; the two nodes' clocks agree through NTP
+    local now from; now=$(date +%s.%N); from=$(read_state "$PREDECESSOR" STOPPED_FROM)
+    NEO4J_MOVED="$(date -u +%H:%M:%SZ) from job $PREDECESSOR ($(LC_ALL=C awk -v a="$NEO4J_WAIT" -v b="$now" \
+      -v f="${from:-}" 'BEGIN { if (a > 0) printf "Neo4j started in %.1fs", b - a; else printf "Neo4j was running"
+                               if (f != "") printf ", Bolt down %.1fs", b - f }'))"
+  fi
   write_state "EMBED_URLS=$STATE_URLS" "TAKEN=1"  # before the file: the predecessor stops writing it
   event "took over from job $PREDECESSOR"
   PUBLISHED=""

@@ -5,8 +5,8 @@
 Submits a services job (a light one: sleeping commands, FalkorDB for Neo4j), runs the Textual
 app with every poll interval set to --interval, and every minute samples the process's memory
 (RSS), open file descriptors, asyncio tasks, the job's Slurm step count and the SSH connections
-opened. Prints a table and the growth from the first sample after warm-up (by then the 5-minute
-raw history is full) to the last; `--trace` adds what grew, by source line (tracemalloc).
+opened. Prints a table and the growth to the last sample from minute 1 and from the end of the warm-up
+(by then the 5-minute raw history is full); `--trace` adds what grew, by source line (tracemalloc).
 Bounded in time, loopback only, cancels its job at the end.
 """
 
@@ -78,12 +78,14 @@ async def soak(minutes: float, interval: float, warmup: float, trace: bool) -> N
     finally:
         await setup.runner.run(["scancel", job_id])
         await setup.close()
-    base = next((r for r in rows if r[0] >= warmup - 1 / 60), rows[0]) if len(rows) > 2 else rows[0]
+    first = rows[min(1, len(rows) - 1)]
+    base = next((r for r in rows if r[0] >= warmup - 1 / 60), first)
     last = rows[-1]
-    print(f"\nsoak {minutes:g} min at {interval:g} s: rss {last[1] - base[1]:+.1f} MB, fds {last[2] - base[2]:+d}, "
-          f"tasks {last[3] - base[3]:+d}, job steps {last[4] - rows[0][4] - (len(rows) - 1)} "
-          f"(besides this script's own {len(rows)} probes), ssh connections {last[5]}, polls {last[7]}; "
-          f"from minute {base[0]:.0f} (first-minute rss {rows[min(1, len(rows) - 1)][1]:.1f} MB)")
+    print(f"\nsoak {minutes:g} min at {interval:g} s: from minute 1 rss {last[1] - first[1]:+.1f} MB "
+          f"({first[1]:.1f} -> {last[1]:.1f}), from minute {base[0]:.0f} {last[1] - base[1]:+.1f} MB; "
+          f"fds {last[2] - first[2]:+d}, tasks {last[3] - first[3]:+d}, "
+          f"job steps {last[4] - rows[0][4] - (len(rows) - 1)} (besides this script's own {len(rows)} probes), "
+          f"ssh connections {last[5]}, polls {last[7]}")
     if base_snapshot is not None:
         print("\ngrew most since the warm-up (tracemalloc, by line):")
         for stat in tracemalloc.take_snapshot().compare_to(base_snapshot, "lineno")[:15]:

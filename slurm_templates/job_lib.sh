@@ -162,7 +162,7 @@ stop_service() {  # name seconds: TERM, then KILL after the given time; logs how
   [ -n "$pid" ] || return 0
   READY[$name]=0
   kill -TERM "$pid" 2>/dev/null || return 0
-  while kill -0 "$pid" 2>/dev/null && [ $((SECONDS - t0)) -lt "$limit" ]; do nap 0.5; done
+  while kill -0 "$pid" 2>/dev/null && [ $((SECONDS - t0)) -lt "$limit" ]; do nap 0.1; done
   if kill -0 "$pid" 2>/dev/null; then
     log "$name did not stop within ${limit}s: killing it"
     kill -KILL "$pid" 2>/dev/null

@@ -44,7 +44,5 @@ while true; do
     restart_in_place "$which"
   fi
   rollover_tick
-  # A successor whose Neo4j waits for the store or is starting looks four times a second: Bolt
-  # is down meanwhile, and every second of looking would be a second more of it.
-  if [ "$TAKEN_OVER" = 0 ] && [ "$RUN_NEO4J" = 1 ] && [ "${READY[neo4j]:-0}" != 1 ]; then nap 0.25; else nap 1; fi
+  nap "$(tick_pause)"  # a tenth of a second while Neo4j moves: every second of looking is one more without Bolt
 done

@@ -16,7 +16,9 @@ TAKEN_OVER=1; [ -n "$PREDECESSOR" ] && TAKEN_OVER=0
 NEO4J_RELEASED=0
 NEO4J_MOVED=""
 STATE_URLS=""
-END_EPOCH=0; END_CHECKED=-999; SUCC_CHECKED=-999; TAKEN_AT=-999; NEO4J_WAIT=0; NEXT_SUBMIT=0
+END_EPOCH=0; END_CHECKED=-999; SUCC_CHECKED=-999; TAKEN_AT=-999; NEXT_SUBMIT=0
+NEO4J_CLAIM=0  # when the successor claimed the store (its replicas ready): its Neo4j start begins
+NEO4J_WAIT=0  # when it saw the store free and launched Neo4j
 GONE_SEEN=0  # successive squeue answers that the successor is finished
 PRED_STATE=""; PRED_CHECKED=-999
 
@@ -173,6 +175,7 @@ successor_tick() {  # before the take-over: report readiness, start Neo4j once t
   urls=$(ready_urls)
   if [ -n "$urls" ] && [ "$urls" != "$STATE_URLS" ]; then
     STATE_URLS=$urls
+    [ "$NEO4J_CLAIM" = 0 ] && NEO4J_CLAIM=$(date +%s.%N)  # the predecessor releases on seeing them
     write_state "EMBED_URLS=$urls"
     event "successor of $PREDECESSOR: replicas ready ($urls)"
   fi
@@ -196,15 +199,30 @@ successor_tick() {  # before the take-over: report readiness, start Neo4j once t
 take_over() {
   TAKEN_OVER=1; TAKEN_AT=$SECONDS; HANDOVER=done
   if [ "$RUN_NEO4J" = 1 ]; then  # seconds to the tenth; the two nodes' clocks agree through NTP
-    local now from; now=$(date +%s.%N); from=$(read_state "$PREDECESSOR" STOPPED_FROM)
-    NEO4J_MOVED="$(date -u +%H:%M:%SZ) from job $PREDECESSOR ($(LC_ALL=C awk -v a="$NEO4J_WAIT" -v b="$now" \
-      -v f="${from:-}" 'BEGIN { if (a > 0) printf "Neo4j started in %.1fs", b - a; else printf "Neo4j was running"
-                               if (f != "") printf ", Bolt down %.1fs", b - f }'))"
+    NEO4J_MOVED="$(date -u +%H:%M:%SZ) from job $PREDECESSOR ($(neo4j_move_times))"
   fi
   write_state "EMBED_URLS=$STATE_URLS" "TAKEN=1"  # before the file: the predecessor stops writing it
   event "took over from job $PREDECESSOR"
   PUBLISHED=""
   write_endpoints
+}
+
+neo4j_move_times() {  # the successor's Neo4j start, from its claim on the store (or the release,
+  # if that came first) to Bolt answering: the old Neo4j's clean stop, then this one's launch
+  LC_ALL=C awk -v c="$NEO4J_CLAIM" -v w="$NEO4J_WAIT" -v n="$(date +%s.%N)" \
+    -v f="$(read_state "$PREDECESSOR" STOPPED_FROM)" -v r="$(read_state "$PREDECESSOR" RELEASED_AT)" 'BEGIN {
+      if (w == 0) { printf "Neo4j was running"; exit }
+      s = w; if (c > 0 && c < s) s = c; if (f != "" && f < s) s = f
+      printf "Neo4j started in %.1fs", n - s
+      if (f != "" && r != "") printf ": the old one stopped in %.1fs, this one answered %.1fs after", r - f, n - w
+      if (f != "") printf "; Bolt down %.1fs", n - f }'
+}
+
+tick_pause() {  # seconds to the next pass: short while Neo4j moves (Bolt is down), or is about to
+  if [ "$TAKEN_OVER" = 0 ] && [ "$RUN_NEO4J" = 1 ] && [ "${READY[neo4j]:-0}" != 1 ] &&
+     [ -n "$STATE_URLS" ]; then echo 0.1
+  elif [ -n "$SUCCESSOR" ] && [ "$NEO4J_RELEASED" = 0 ] && [[ $HANDOVER == starting* ]]; then echo 0.25
+  else echo 1; fi
 }
 
 recheck_takeover() {  # a predecessor that wrote the file a moment after our take-over loses

@@ -55,3 +55,25 @@ async def test_no_row_is_left_blank_at_200x60():
         charts = sum(w.region.height for w in app.screen.query("TimeChart") if w.region.x < 70)
     assert len(rows) == 60 and [i for i, row in enumerate(rows) if not row.strip()] == []
     assert charts >= 30  # the charts of the first column take half the screen and more
+
+
+async def test_the_jobs_table_keeps_no_dead_renders():
+    """A job's elapsed time changes every second; DataTable's render caches are keyed by an update
+    counter, so each change leaves the old renders dead. Days of them were megabytes (the soak)."""
+    import dataclasses
+
+    from codex_console.readings import Reading
+    from codex_console.tui.widgets.jobs import JobsTable
+
+    app = CodexApp(None, clock=lambda: NOW, wallclock=lambda: WALL)
+    [job] = recorded_readings()["jobs"].value[:1]
+    async with app.run_test(size=(200, 60)) as pilot:
+        table = app.screen.query_one(JobsTable)
+        for second in range(150):
+            elapsed = f"2-03:{second // 60:02d}:{second % 60:02d}"
+            app.post_message(ReadingArrived("jobs", Reading([dataclasses.replace(job, elapsed=elapsed)], NOW)))
+            await pilot.pause()
+        await pilot.pause(0.2)
+        assert table.get_cell(job.job_id, "elapsed / limit").startswith("2-03:02:29")
+        cached = len(table._cell_render_cache) + len(table._row_render_cache) + len(table._line_cache)
+    assert cached < 3 * len(table.columns) * 3, cached  # this update's renders, not 150 updates' worth

@@ -37,11 +37,19 @@ class JobsTable(DataTable):
                 "gpus": gpus, "reason": job.reason or "",
             }
             if job.job_id in present:
-                for column, value in cells.items():
-                    if self.get_cell(job.job_id, column) != value:
-                        self.update_cell(job.job_id, column, value)
+                changed = [(c, v) for c, v in cells.items() if self.get_cell(job.job_id, c) != v]
+                for column, value in changed:
+                    self.update_cell(job.job_id, column, value)
+                if changed:
+                    self.drop_stale_renders()
             else:
                 self.add_row(*cells.values(), key=job.job_id)
+
+    def drop_stale_renders(self) -> None:
+        """DataTable keys its render caches by an update counter, so after an update every entry is
+        dead but stays until 10,000 cells (and 1,000 rows and lines) have been cached: with the
+        elapsed time changing every second that is megabytes of a console left open for days."""
+        self._clear_caches()
 
 
 class JobsPanel(SourcePanel):

@@ -19,6 +19,7 @@ STATE_URLS=""
 END_EPOCH=0; END_CHECKED=-999; SUCC_CHECKED=-999; TAKEN_AT=-999; NEXT_SUBMIT=0
 NEO4J_CLAIM=0  # when the successor claimed the store (its replicas ready): its Neo4j start begins
 NEO4J_WAIT=0  # when it saw the store free and launched Neo4j
+FAST_UNTIL=0  # until then (SECONDS) the successor looks ten times a second: Neo4j is moving
 GONE_SEEN=0  # successive squeue answers that the successor is finished
 PRED_STATE=""; PRED_CHECKED=-999
 
@@ -110,7 +111,9 @@ predecessor_tick() {
     event "hand-over: successor $SUCCESSOR is ready ($urls)"
     write_endpoints
   fi
-  [ -n "$urls" ] && [ "$NEO4J_RELEASED" = 0 ] && release_neo4j
+  if [ "$NEO4J_RELEASED" = 0 ] && { [ -n "$urls" ] || [ "$(read_state "$SUCCESSOR" CLAIMED)" = 1 ]; }; then
+    release_neo4j
+  fi
   [ $((SECONDS - SUCC_CHECKED)) -ge 10 ] || return 0
   SUCC_CHECKED=$SECONDS  # where the successor stands, in every phase
   state=$(job_state "$SUCCESSOR")
@@ -175,21 +178,26 @@ successor_tick() {  # before the take-over: report readiness, start Neo4j once t
   urls=$(ready_urls)
   if [ -n "$urls" ] && [ "$urls" != "$STATE_URLS" ]; then
     STATE_URLS=$urls
-    [ "$NEO4J_CLAIM" = 0 ] && NEO4J_CLAIM=$(date +%s.%N)  # the predecessor releases on seeing them
-    write_state "EMBED_URLS=$urls"
+    [ "$NEO4J_CLAIM" = 0 ] && claim_store  # the predecessor releases on seeing them
+    write_state "EMBED_URLS=$urls" "CLAIMED=1"
     event "successor of $PREDECESSOR: replicas ready ($urls)"
+  elif [ "$RUN_EMBED" = 0 ] && [ "$NEO4J_CLAIM" = 0 ]; then  # Neo4j only: nothing to wait for
+    claim_store
+    write_state "CLAIMED=1"
+    event "successor of $PREDECESSOR: claims the Neo4j store"
   fi
   if [ $((SECONDS - PRED_CHECKED)) -ge 5 ]; then PRED_STATE=$(job_state "$PREDECESSOR"); PRED_CHECKED=$SECONDS; fi
   pred=$PRED_STATE
   if finished "$pred"; then  # it ended first (cancelled, failed, out of time): serve what we have
     event "job $PREDECESSOR ended ($pred) before the hand-over finished: taking over as it stands"
-    [ "${STATE[neo4j]:-}" = waiting ] && { NEO4J_WAIT=$(date +%s.%N); launch neo4j; }
+    [ "${STATE[neo4j]:-}" = waiting ] && { NEO4J_WAIT=$(date +%s.%N); FAST_UNTIL=$((SECONDS + READY_TIMEOUT)); launch neo4j; }
     take_over
     return 0
   fi
   if [ "${STATE[neo4j]:-}" = waiting ] && [ "$(read_state "$PREDECESSOR" NEO4J)" = released ]; then
     NEO4J_WAIT=$(date +%s.%N)  # to the tenth of a second: a start takes a second or two
     event "Neo4j store released by job $PREDECESSOR: starting Neo4j"
+    FAST_UNTIL=$((SECONDS + READY_TIMEOUT))
     launch neo4j
   fi
   [ "${STATE[neo4j]:-}" = waiting ] && return 0
@@ -207,21 +215,27 @@ take_over() {
   write_endpoints
 }
 
-neo4j_move_times() {  # the successor's Neo4j start, from its claim on the store (or the release,
-  # if that came first) to Bolt answering: the old Neo4j's clean stop, then this one's launch
+claim_store() {  # the successor's Neo4j start begins: the old job stops its Neo4j on seeing the claim
+  NEO4J_CLAIM=$(date +%s.%N); FAST_UNTIL=$((SECONDS + STOP_TIMEOUT + READY_TIMEOUT))
+}
+
+neo4j_move_times() {  # the successor's Neo4j start, from its claim on the store (or the release, if
+  # that came first) to Bolt answering, in its parts: the old job lets go, its Neo4j stops, this
+  # job sees the store free, its Neo4j launches and answers. Bolt is down from the stop on.
+  if [ "${READY[neo4j]:-0}" != 1 ]; then echo "Neo4j starting here: the old job ended before the hand-over"; return; fi
   LC_ALL=C awk -v c="$NEO4J_CLAIM" -v w="$NEO4J_WAIT" -v n="$(date +%s.%N)" \
     -v f="$(read_state "$PREDECESSOR" STOPPED_FROM)" -v r="$(read_state "$PREDECESSOR" RELEASED_AT)" 'BEGIN {
       if (w == 0) { printf "Neo4j was running"; exit }
       s = w; if (c > 0 && c < s) s = c; if (f != "" && f < s) s = f
       printf "Neo4j started in %.1fs", n - s
-      if (f != "" && r != "") printf ": the old one stopped in %.1fs, this one answered %.1fs after", r - f, n - w
+      if (f != "" && r != "") printf " (let go %.1fs, stop %.1fs, seen %.1fs, launch %.1fs)", f - s, r - f, w - r, n - w
       if (f != "") printf "; Bolt down %.1fs", n - f }'
 }
 
-tick_pause() {  # seconds to the next pass: short while Neo4j moves (Bolt is down), or is about to
-  if [ "$TAKEN_OVER" = 0 ] && [ "$RUN_NEO4J" = 1 ] && [ "${READY[neo4j]:-0}" != 1 ] &&
-     [ -n "$STATE_URLS" ]; then echo 0.1
-  elif [ -n "$SUCCESSOR" ] && [ "$NEO4J_RELEASED" = 0 ] && [[ $HANDOVER == starting* ]]; then echo 0.25
+tick_pause() {  # seconds to the next pass: a tenth while Neo4j moves (Bolt is down), or is about to
+  if [ "$RUN_NEO4J" = 1 ] && [ "${READY[neo4j]:-0}" != 1 ] && [ "$SECONDS" -lt "$FAST_UNTIL" ]; then echo 0.1
+  elif [ "$RUN_NEO4J" = 1 ] && [ -n "$SUCCESSOR" ] && [ "$NEO4J_RELEASED" = 0 ] && [[ $HANDOVER == starting* ]]
+  then echo 0.25  # the successor may claim the store any moment: let go soon after
   else echo 1; fi
 }
 

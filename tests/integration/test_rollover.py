@@ -35,6 +35,45 @@ async def jobs(cluster: Cluster) -> dict[str, JobState]:
     return {j.job_id: j.state for j in await cluster.slurm.jobs()}
 
 
+def move_times(moved: str) -> dict[str, float]:
+    """NEO4J_MOVED's seconds: "... (Neo4j started in 0.5s (let go 0.2s, stop 0.1s, seen 0.1s,
+    launch 0.1s); Bolt down 0.3s)"."""
+    words = {"start": "Neo4j started in ", "let go": "let go ", "stop": "stop ", "seen": "seen ",
+             "launch": "launch ", "down": "Bolt down "}
+    return {name: float(moved.split(word)[1].split("s")[0]) for name, word in words.items()}
+
+
+def assert_moved_quickly(moved: str, bolt_down: list[float]) -> None:
+    t = move_times(moved)
+    # The parts add up (each is rounded to the tenth): the start runs from the successor's claim
+    # on the store, Bolt is down from the old Neo4j's stop until the new one answers.
+    assert abs(t["let go"] + t["stop"] + t["seen"] + t["launch"] - t["start"]) <= 0.25, moved
+    assert abs(t["stop"] + t["seen"] + t["launch"] - t["down"]) <= 0.2, moved
+    # Both jobs watch closely while Neo4j moves: the successor sees the free store within a
+    # tenth of a second (give or take a loaded machine), the old job lets go within a tick (1 s).
+    assert t["seen"] <= 0.4 and t["let go"] <= 2.0, moved
+    # A probe every 0.2 s saw Bolt down no longer than the job says (to its fifth of a second).
+    assert len(bolt_down) <= 1 and (not bolt_down or bolt_down[0] <= t["down"] + 0.3), (bolt_down, moved)
+
+
+async def watch_bolt(uri: str, bolt_down: list[float], done: asyncio.Event) -> None:
+    """Every 0.2 s a Bolt handshake; each stretch without one goes into bolt_down (seconds)."""
+    probe = Neo4jProbe(LocalRunner(), timeout=1)
+    since = None
+    try:
+        while not done.is_set():
+            try:
+                await probe.probe(uri)
+                if since is not None:
+                    bolt_down.append(time.monotonic() - since)
+                    since = None
+            except ServiceDown:
+                since = since or time.monotonic()
+            await asyncio.sleep(0.2)
+    finally:
+        await probe.close()
+
+
 async def test_the_successor_is_ready_before_the_old_job_ends(sandbox, tmp_path, cleanup_jobs, capsys):
     cfg = service_config(sandbox, tmp_path, "rollover", slurm__gpus=1, slurm__time_limit="10",
                          services__rollover_lead="110s", services__stop_timeout=20,
@@ -46,7 +85,6 @@ async def test_the_successor_is_ready_before_the_old_job_ends(sandbox, tmp_path,
     here = copy.deepcopy(cfg)
     here.login.local = True  # the client runs where the endpoints file is: this machine
     client = AsyncEmbedClient.from_environment(here, environ={}, deadline=60)
-    probe = Neo4jProbe(LocalRunner(), timeout=1)
     calls, failures, bolt_down = 0, [], []
     done = asyncio.Event()
 
@@ -61,19 +99,7 @@ async def test_the_successor_is_ready_before_the_old_job_ends(sandbox, tmp_path,
             calls += 1
             await asyncio.sleep(0.05)
 
-    async def bolt_all_along() -> None:
-        since = None
-        while not done.is_set():
-            try:
-                await probe.probe(first.neo4j_uri)
-                if since is not None:
-                    bolt_down.append(time.monotonic() - since)
-                    since = None
-            except ServiceDown:
-                since = since or time.monotonic()
-            await asyncio.sleep(0.2)
-
-    tasks = [asyncio.create_task(embed_all_along()), asyncio.create_task(bolt_all_along())]
+    tasks = [asyncio.create_task(embed_all_along()), asyncio.create_task(watch_bolt(first.neo4j_uri, bolt_down, done))]
     shorten(old, 2)  # 110 s of lead: the hand-over starts about 10 s into the job's 2 minutes
     try:
         async def handed_over() -> bool:
@@ -86,7 +112,6 @@ async def test_the_successor_is_ready_before_the_old_job_ends(sandbox, tmp_path,
     finally:
         done.set()
         await asyncio.gather(*tasks)
-        await probe.close()
         await client.aclose()
     [(successor, state)] = (await jobs(cluster)).items()
     ep = read_endpoints(cfg)
@@ -94,16 +119,45 @@ async def test_the_successor_is_ready_before_the_old_job_ends(sandbox, tmp_path,
     assert (await cluster.slurm.job(old)).state is JobState.COMPLETED  # it ended by itself
     assert failures == [] and calls > 50, failures[:3]
     moved = ep.get("NEO4J_MOVED")
-    start, stop, launch, reported = (float(moved.split(word)[1].split("s")[0]) for word in (
-        "Neo4j started in ", "the old one stopped in ", "this one answered ", "Bolt down "))
-    # Bolt is down from the old Neo4j's clean stop until the new one answers, as the job says (to
-    # this probe's fifth of a second), and never longer than the successor's Neo4j start, which
-    # runs from its claim on the store: the old one's stop, then its own launch.
-    assert len(bolt_down) <= 1 and (not bolt_down or bolt_down[0] <= min(start, reported) + 0.3), (bolt_down, moved)
-    assert stop + launch <= reported + 0.15, moved  # the parts add up
+    assert_moved_quickly(moved, bolt_down)
     with capsys.disabled():
         print(f"\n  hand-over: {calls} embed calls, 0 failed; Bolt down {bolt_down[0] if bolt_down else 0:.1f} s "
               f"as seen by a probe every 0.2 s; the job says: {moved}")
+
+
+async def test_a_neo4j_only_job_hands_over_as_soon_as_its_successor_runs(sandbox, tmp_path, cleanup_jobs, capsys):
+    """No replicas to wait for: the successor claims the store at once, long before the limit."""
+    cfg = service_config(sandbox, tmp_path, "neo4jonly", slurm__template="neo4j", slurm__time_limit="10",
+                         services__rollover_lead="110s", services__stop_timeout=20,
+                         services__api_key_file="none")
+    cluster = Cluster(cfg)
+    cleanup_jobs.append(cluster)
+    old = await submit(cluster)
+    first = await wait_endpoints(cfg, old)
+    bolt_down: list[float] = []
+    done = asyncio.Event()
+    watcher = asyncio.create_task(watch_bolt(first.neo4j_uri, bolt_down, done))
+    shorten(old, 2)  # the hand-over is due about 10 s into the job's 2 minutes
+    try:
+        async def handed_over() -> bool:
+            ep = read_endpoints(cfg)
+            return bool(ep and ep.job_id != old and not ep.stale and ep.get("NEO4J_MOVED"))
+
+        assert await wait_for(handed_over, 60, step=0.5), read_endpoints(cfg)  # not at the limit
+        assert await wait_for(lambda: _gone(cluster, old), 30, step=1), await jobs(cluster)
+    finally:
+        done.set()
+        await watcher
+    assert (await cluster.slurm.job(old)).state is JobState.COMPLETED
+    moved = read_endpoints(cfg).get("NEO4J_MOVED")
+    assert_moved_quickly(moved, bolt_down)
+    with capsys.disabled():
+        print(f"\n  Neo4j-only hand-over: Bolt down {bolt_down[0] if bolt_down else 0:.1f} s as seen by a probe "
+              f"every 0.2 s; the job says: {moved}")
+
+
+async def _gone(cluster: Cluster, job_id: str) -> bool:
+    return job_id not in await jobs(cluster)
 
 
 async def test_no_room_for_a_successor_warns_then_requeues_at_the_limit(sandbox, tmp_path, cleanup_jobs):

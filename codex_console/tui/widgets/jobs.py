@@ -27,6 +27,7 @@ class JobsTable(DataTable):
         for key in [k for k in self.rows if k.value not in wanted]:
             self.remove_row(key)
         present = {k.value for k in self.rows}
+        changed = False
         for job in jobs:
             gpus = job.gpus_per_job and f"{job.gpus_per_job}/job" or job.gpus and f"{job.gpus}/node" or "-"
             cells = {
@@ -37,18 +38,20 @@ class JobsTable(DataTable):
                 "gpus": gpus, "reason": job.reason or "",
             }
             if job.job_id in present:
-                changed = [(c, v) for c, v in cells.items() if self.get_cell(job.job_id, c) != v]
-                for column, value in changed:
-                    self.update_cell(job.job_id, column, value)
-                if changed:
-                    self.drop_stale_renders()
+                for column, value in cells.items():
+                    if self.get_cell(job.job_id, column) != value:
+                        self.update_cell(job.job_id, column, value)
+                        changed = True
             else:
                 self.add_row(*cells.values(), key=job.job_id)
+        if changed:
+            self.drop_stale_renders()
 
     def drop_stale_renders(self) -> None:
         """DataTable keys its render caches by an update counter, so after an update every entry is
         dead but stays until 10,000 cells (and 1,000 rows and lines) have been cached: with the
-        elapsed time changing every second that is megabytes of a console left open for days."""
+        elapsed time changing every second that is megabytes of a console left open for days.
+        `_clear_caches` is DataTable's own (pyproject pins Textual 8; a test watches the caches)."""
         self._clear_caches()
 
 

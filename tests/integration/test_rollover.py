@@ -74,14 +74,19 @@ async def watch_bolt(uri: str, bolt_down: list[float], done: asyncio.Event) -> N
         await probe.close()
 
 
-async def test_the_successor_is_ready_before_the_old_job_ends(sandbox, tmp_path, cleanup_jobs, capsys):
-    cfg = service_config(sandbox, tmp_path, "rollover", slurm__gpus=1, slurm__time_limit="10",
-                         services__rollover_lead="110s", services__stop_timeout=20,
-                         services__api_key_file="none")
+async def rolling_job(sandbox, tmp_path, cleanup_jobs, name: str, **overrides: object):
+    """A services job with a 10-minute limit and 110 s of lead (`shorten` brings the hand-over
+    in), serving: its config, cluster, job id and first endpoints."""
+    cfg = service_config(sandbox, tmp_path, name, slurm__time_limit="10", services__rollover_lead="110s",
+                         services__stop_timeout=20, services__api_key_file="none", **overrides)
     cluster = Cluster(cfg)
     cleanup_jobs.append(cluster)
     old = await submit(cluster)
-    first = await wait_endpoints(cfg, old)
+    return cfg, cluster, old, await wait_endpoints(cfg, old)
+
+
+async def test_the_successor_is_ready_before_the_old_job_ends(sandbox, tmp_path, cleanup_jobs, capsys):
+    cfg, cluster, old, first = await rolling_job(sandbox, tmp_path, cleanup_jobs, "rollover", slurm__gpus=1)
     here = copy.deepcopy(cfg)
     here.login.local = True  # the client runs where the endpoints file is: this machine
     client = AsyncEmbedClient.from_environment(here, environ={}, deadline=60)
@@ -127,13 +132,7 @@ async def test_the_successor_is_ready_before_the_old_job_ends(sandbox, tmp_path,
 
 async def test_a_neo4j_only_job_hands_over_as_soon_as_its_successor_runs(sandbox, tmp_path, cleanup_jobs, capsys):
     """No replicas to wait for: the successor claims the store at once, long before the limit."""
-    cfg = service_config(sandbox, tmp_path, "neo4jonly", slurm__template="neo4j", slurm__time_limit="10",
-                         services__rollover_lead="110s", services__stop_timeout=20,
-                         services__api_key_file="none")
-    cluster = Cluster(cfg)
-    cleanup_jobs.append(cluster)
-    old = await submit(cluster)
-    first = await wait_endpoints(cfg, old)
+    cfg, cluster, old, first = await rolling_job(sandbox, tmp_path, cleanup_jobs, "neo4jonly", slurm__template="neo4j")
     bolt_down: list[float] = []
     done = asyncio.Event()
     watcher = asyncio.create_task(watch_bolt(first.neo4j_uri, bolt_down, done))

@@ -114,8 +114,10 @@ async def test_services_that_never_get_ready_never_say_stale_0(sandbox, tmp_path
 
 async def test_neo4j_gets_its_stop_time_on_the_end_of_time_signal(sandbox, tmp_path, cleanup_jobs):
     slow = "trap 'sleep 45; exit 0' TERM; while :; do sleep 1; done"
+    # No hand-over (rollover_lead 0): within 30 minutes of its limit a successor would take the store.
     cfg = service_config(sandbox, tmp_path, "slowstop", slurm__template="neo4j", slurm__time_limit="2",
-                         services__neo4j_command=f"bash -c {shlex.quote(slow)}", services__stop_timeout=60)
+                         services__neo4j_command=f"bash -c {shlex.quote(slow)}", services__stop_timeout=60,
+                         services__rollover_lead="0")
     cluster = Cluster(cfg)
     cleanup_jobs.append(cluster)
     job_id = await submit(cluster)

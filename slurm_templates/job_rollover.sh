@@ -21,7 +21,7 @@ NEO4J_CLAIM=0  # when the successor claimed the store (its replicas ready): its 
 NEO4J_WAIT=0  # when it saw the store free and launched Neo4j
 FAST_UNTIL=0  # until then (SECONDS) the successor looks ten times a second: Neo4j is moving
 GONE_SEEN=0  # successive squeue answers that the successor is finished
-PRED_STATE=""; PRED_CHECKED=-999
+PRED_STATE=""; PRED_CHECKED=-999; LEAD_CHECKED=0
 
 state_file() { printf '%s.job-%s' "$ENDPOINTS_FILE" "$1"; }
 
@@ -76,10 +76,20 @@ extra_endpoints() {
 rollover_tick() {
   if [ "$TAKEN_OVER" = 0 ]; then successor_tick; return 0; fi
   recheck_takeover
+  [ "$LEAD_CHECKED" = 1 ] || lead_fits
   [ "$ROLLOVER_LEAD" -gt 0 ] || return 0
   if [ -n "$SUCCESSOR" ]; then predecessor_tick; return 0; fi
   [ "$SECONDS" -ge "$NEXT_SUBMIT" ] && [ "$(seconds_left)" -le "$ROLLOVER_LEAD" ] && submit_successor
   return 0
+}
+
+lead_fits() {  # once: a time limit within the lead would hand over at once, and so would every successor
+  LEAD_CHECKED=1
+  local limit=$(($(seconds_left) + SECONDS))
+  if [ "$ROLLOVER_LEAD" -gt 0 ] && [ "$limit" -le "$ROLLOVER_LEAD" ]; then
+    event "no hand-over: the time limit (${limit}s) is within rollover_lead (${ROLLOVER_LEAD}s); requeue at the limit"
+    ROLLOVER_LEAD=0
+  fi
 }
 
 submit_successor() {

@@ -159,6 +159,23 @@ async def _gone(cluster: Cluster, job_id: str) -> bool:
     return job_id not in await jobs(cluster)
 
 
+async def test_a_limit_within_the_lead_does_not_hand_over(sandbox, tmp_path, cleanup_jobs):
+    """Else every successor would hand over as soon as it serves, one job after another."""
+    cfg = service_config(sandbox, tmp_path, "shortlimit", slurm__template="neo4j", slurm__time_limit="3",
+                         services__rollover_lead="5m", services__api_key_file="none")
+    cluster = Cluster(cfg)
+    cleanup_jobs.append(cluster)
+    job_id = await submit(cluster)
+    await wait_endpoints(cfg, job_id)
+
+    async def said_so() -> bool:
+        return "no hand-over: the time limit (180s) is within rollover_lead (300s)" in read_endpoints(cfg).get("EVENTS")
+
+    assert await wait_for(said_so, 20), read_endpoints(cfg)
+    await asyncio.sleep(3)
+    assert list(await jobs(cluster)) == [job_id] and not read_endpoints(cfg).get("SUCCESSOR")
+
+
 async def test_no_room_for_a_successor_warns_then_requeues_at_the_limit(sandbox, tmp_path, cleanup_jobs):
     cfg = service_config(sandbox, tmp_path, "noroom", slurm__gpus=1, slurm__time_limit="10",
                          services__rollover_lead="100s", services__stop_timeout=20,

@@ -115,8 +115,9 @@ async def test_services_that_never_get_ready_never_say_stale_0(sandbox, tmp_path
 async def test_neo4j_gets_its_stop_time_on_the_end_of_time_signal(sandbox, tmp_path, cleanup_jobs):
     slow = "trap 'sleep 45; exit 0' TERM; while :; do sleep 1; done"
     # No hand-over (rollover_lead 0): within 30 minutes of its limit a successor would take the store.
-    # The signal is due stop_timeout + 10 s before the 2-minute limit, 35 s in; slurmctld sends it
-    # at a check up to 30 s (its PERIODIC_TIMEOUT) before that: 5 to 35 s in, after Neo4j started.
+    # The signal is due stop_timeout + 10 s before the 2-minute limit, 35 s in. slurmctld sends it
+    # at a periodic check, so early (sbatch(1): up to 60 s; 9 to 24 s in these runs), yet after
+    # Neo4j started: the job launches it in its first second.
     cfg = service_config(sandbox, tmp_path, "slowstop", slurm__template="neo4j", slurm__time_limit="2",
                          services__neo4j_command=f"bash -c {shlex.quote(slow)}", services__stop_timeout=75,
                          services__rollover_lead="0")

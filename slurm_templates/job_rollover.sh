@@ -121,9 +121,7 @@ predecessor_tick() {
     event "hand-over: successor $SUCCESSOR is ready ($urls)"
     write_endpoints
   fi
-  if [ "$NEO4J_RELEASED" = 0 ] && { [ -n "$urls" ] || [ "$(read_state "$SUCCESSOR" CLAIMED)" = 1 ]; }; then
-    release_neo4j
-  fi
+  [ "$NEO4J_RELEASED" = 0 ] && [ "$(read_state "$SUCCESSOR" CLAIMED)" = 1 ] && release_neo4j
   [ $((SECONDS - SUCC_CHECKED)) -ge 10 ] || return 0
   SUCC_CHECKED=$SECONDS  # where the successor stands, in every phase
   state=$(job_state "$SUCCESSOR")
@@ -200,15 +198,13 @@ successor_tick() {  # before the take-over: report readiness, start Neo4j once t
   pred=$PRED_STATE
   if finished "$pred"; then  # it ended first (cancelled, failed, out of time): serve what we have
     event "job $PREDECESSOR ended ($pred) before the hand-over finished: taking over as it stands"
-    [ "${STATE[neo4j]:-}" = waiting ] && { NEO4J_WAIT=$(date +%s.%N); FAST_UNTIL=$((SECONDS + READY_TIMEOUT)); launch neo4j; }
+    [ "${STATE[neo4j]:-}" = waiting ] && launch_moved_neo4j
     take_over
     return 0
   fi
   if [ "${STATE[neo4j]:-}" = waiting ] && [ "$(read_state "$PREDECESSOR" NEO4J)" = released ]; then
-    NEO4J_WAIT=$(date +%s.%N)  # to the tenth of a second: a start takes a second or two
     event "Neo4j store released by job $PREDECESSOR: starting Neo4j"
-    FAST_UNTIL=$((SECONDS + READY_TIMEOUT))
-    launch neo4j
+    launch_moved_neo4j
   fi
   [ "${STATE[neo4j]:-}" = waiting ] && return 0
   serving && take_over
@@ -227,6 +223,11 @@ take_over() {
 
 claim_store() {  # the successor's Neo4j start begins: the old job stops its Neo4j on seeing the claim
   NEO4J_CLAIM=$(date +%s.%N); FAST_UNTIL=$((SECONDS + STOP_TIMEOUT + READY_TIMEOUT))
+}
+
+launch_moved_neo4j() {  # on the freed store; timed to the tenth of a second, watched closely until it answers
+  NEO4J_WAIT=$(date +%s.%N); FAST_UNTIL=$((SECONDS + READY_TIMEOUT))
+  launch neo4j
 }
 
 neo4j_move_times() {  # the successor's Neo4j start, from its claim on the store (or the release, if

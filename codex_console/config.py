@@ -18,9 +18,11 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .catalogue import CatalogueError, ServiceTable, resolve, table_from_toml
 from .config_schema import (
     SECTIONS,
     LoginConfig,
+    Neo4jConfig,
     PollConfig,
     ServicesConfig,
     SlurmConfig,
@@ -28,8 +30,9 @@ from .config_schema import (
     TunnelsConfig,
     UiConfig,
 )
+from .protocol import SIGNAL_EARLY, shortest_lead, signal_lead
 
-__all__ = ["Config", "ConfigError", "LoginConfig", "SlurmConfig", "ServicesConfig", "TunnelsConfig",
+__all__ = ["Config", "ConfigError", "LoginConfig", "SlurmConfig", "ServicesConfig", "Neo4jConfig", "TunnelsConfig",
            "PollConfig", "ThresholdsConfig", "UiConfig", "load", "to_toml", "seconds"]
 
 ENV_PREFIX = "CODEX_CONSOLE_"
@@ -46,6 +49,8 @@ class Config:
     login: LoginConfig = field(default_factory=LoginConfig)
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
     services: ServicesConfig = field(default_factory=ServicesConfig)
+    neo4j: Neo4jConfig = field(default_factory=Neo4jConfig)
+    catalogue: list[ServiceTable] = field(default_factory=list)  # the [[service]] tables
     tunnels: TunnelsConfig = field(default_factory=TunnelsConfig)
     poll: PollConfig = field(default_factory=PollConfig)
     thresholds: ThresholdsConfig = field(default_factory=ThresholdsConfig)
@@ -64,6 +69,11 @@ class Config:
                 if f.metadata.get("secret") and value and not show_secrets:
                     value = HIDDEN
                 yield key, value, self.sources.get(key, "default")
+        for table in self.catalogue:
+            for f in dataclasses.fields(table):
+                if f.name != "name" and getattr(table, f.name) not in (None, {}):
+                    yield f"service.{table.name}.{f.name}", getattr(table, f.name), self.sources.get(
+                        f"service.{table.name}", "default")
 
     def validate(self) -> None:
         """Every value in its allowed range; raises ConfigError naming the key."""
@@ -73,6 +83,17 @@ class Config:
                              self.sources.get(f"{name}.{f.name}", "default"))
         if not self.slurm.partitions:
             raise ConfigError("slurm.partitions: at least one partition is needed")
+        lead, stop = seconds(self.services.rollover_lead), self.services.stop_timeout
+        if 0 < lead < shortest_lead(stop):
+            raise ConfigError(
+                f"services.rollover_lead = {self.services.rollover_lead!r} cannot work with services.stop_timeout = "
+                f"{stop}: the end-of-time signal comes {signal_lead(stop)}s before the limit (Slurm may send it up "
+                f"to {SIGNAL_EARLY}s earlier), so the hand-over must begin at least {shortest_lead(stop)}s before "
+                "it; raise rollover_lead (default 30m), lower stop_timeout, or set rollover_lead = \"0\" (no hand-over)")
+        try:
+            resolve(self.services, self.slurm, self.catalogue)
+        except CatalogueError as exc:
+            raise ConfigError(f"{self.sources.get('catalogue', 'config')}: {exc}") from None
 
 
 def _check_value(key: str, f: dataclasses.Field, value: object, source: str) -> None:
@@ -107,10 +128,20 @@ def to_toml(cfg: Config, show_secrets: bool = True) -> str:
     current = ""
     for key, value, _ in cfg.items(show_secrets):
         section, _, name = key.partition(".")
+        if section == "service":
+            continue
         if section != current:
             lines += ([""] if lines else []) + [f"[{section}]"]
             current = section
         lines.append(f"{name} = {json.dumps(value)}")
+    for table in cfg.catalogue:
+        lines += ["", "[[service]]"]
+        for f in dataclasses.fields(table):
+            value = getattr(table, f.name)
+            if f.name == "env" and value:
+                lines.append("env = { " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items()) + " }")
+            elif value is not None and f.name != "env":
+                lines.append(f"{f.name} = {json.dumps(value)}")
     return "\n".join(lines) + "\n"
 
 
@@ -166,6 +197,19 @@ def _coerce(key: str, hint: object, value: object, source: str) -> object:
         raise ConfigError(f"{source}: {key} = {value!r}: {exc}") from None
 
 
+def _tables(values: object, source: str) -> list[ServiceTable]:
+    if not isinstance(values, list):
+        raise ConfigError(f"{source}: service must be written [[service]], a table for each service")
+    try:
+        tables = [table_from_toml(v, source) for v in values]
+    except CatalogueError as exc:
+        raise ConfigError(str(exc)) from None
+    names = [t.name for t in tables]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{source}: two [[service]] tables named {sorted(n for n in names if names.count(n) > 1)[0]!r}")
+    return tables
+
+
 def _apply(cfg: Config, key: str, value: object, source: str) -> None:
     section_name, _, name = key.partition(".")
     section = cfg.sections().get(section_name)
@@ -193,6 +237,10 @@ def load(path: str | None = None, overrides: dict[str, str] | None = None,
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: {exc}") from None
         for section, values in data.items():
+            if section == "service":
+                cfg.catalogue = _tables(values, str(file))
+                cfg.sources["catalogue"] = str(file)
+                continue
             if not isinstance(values, dict):
                 raise ConfigError(f"{file}: unknown key {section!r} (settings live in sections)")
             for name, value in values.items():

@@ -48,6 +48,7 @@ class SlurmConfig:
     time_limit: str = setting("7-00:00:00", pattern=r"(\d+-)?\d{1,2}(:\d{2}){0,2}|UNLIMITED")
     nodelist: str = setting("", pattern=r"[A-Za-z0-9_.,\[\]-]{0,256}")
     gpu_query: str = setting("srun", choices=("srun", "ssh"))  # how nvidia-smi reaches the node
+    nodes: int = setting(1, min=1, max=64)  # one supervisor per node; Neo4j on the first
 
 
 @dataclass
@@ -59,6 +60,7 @@ class ServicesConfig:
     endpoints_mode: str = setting("0600", choices=("0600", "0640"))  # 0640: the group reads it
     group: str = setting("", pattern=r"[A-Za-z0-9_.-]{0,64}")  # team group of the shared files
     log_dir: str = setting("~/.local/share/codex-console/services", pattern=r"[A-Za-z0-9_./%+~$-]{1,512}")
+    python: str = setting("python3")  # on the cluster, with codex-console installed: runs the job
     embed_command: str = setting("codex-embed-server")
     model: str = setting("~/models/Qwen3-Embedding-0.6B")
     embed_device: str = setting("auto", pattern=r"auto|cpu|cuda(:\d+)?")
@@ -77,6 +79,14 @@ class ServicesConfig:
     ready_timeout: int = setting(600, min=10, max=7200)  # seconds a service may take to get ready
     stop_timeout: int = setting(110, min=5, max=3600)  # seconds Neo4j gets to stop on SIGTERM
     rollover_lead: str = setting("30m", pattern=DURATION)  # hand over this long before the limit
+
+
+@dataclass
+class Neo4jConfig:
+    """Neo4j's memory (heap initial = max, and page cache), "" = sized from the job's memory."""
+
+    heap: str = setting("", pattern=r"(\d+[kmgKMG]?)?")
+    pagecache: str = setting("", pattern=r"(\d+[kmgKMG]?)?")
 
 
 @dataclass
@@ -119,6 +129,6 @@ class UiConfig:
     chart_window: str = setting("5m", choices=("5m", "1h", "24h"))
 
 
-SECTIONS = {"login": LoginConfig, "slurm": SlurmConfig, "services": ServicesConfig,
+SECTIONS = {"login": LoginConfig, "slurm": SlurmConfig, "services": ServicesConfig, "neo4j": Neo4jConfig,
             "tunnels": TunnelsConfig, "poll": PollConfig, "thresholds": ThresholdsConfig,
             "ui": UiConfig}

@@ -1,27 +1,33 @@
-"""Render the sbatch templates from config, and the guarded commands that submit them.
+"""Render the sbatch script from config, and the guarded commands that submit it.
 
 `#SBATCH` lines are read by Slurm, not by a shell, so quoting cannot protect them: their
-values must match strict patterns or rendering fails naming the setting. Everything the job's
-shell reads is `shlex.quote`d. Commands (`embed_command`, `neo4j_command`) are command lines by
+values must match strict patterns or rendering fails naming the setting. The job's spec (its
+settings and catalogue, `job_spec.py`) is one `shlex.quote`d JSON line; the supervisor reads it.
+Commands (`embed_command`, `neo4j_command`, a service's `command`) are command lines by
 definition and run as such on the node.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from dataclasses import dataclass
 from importlib import resources
 
-from .config import Config, ConfigError, seconds
-from .models import Partition
+from . import job_spec
+from .catalogue import CatalogueError
+from .config import Config, ConfigError
+from .models import FINISHED_STATES, Partition
+from .protocol import signal_lead
 
 TEMPLATES = ("services", "embed", "neo4j")
 LOG_DIR = r"[A-Za-z0-9_./%+-]{1,512}"
 # The jobs of a name that are not finished (any state squeue shows but the final ones).
 # (squeue's own exit status decides: a failing squeue is never taken for "no job".)
+FINISHED = "|".join(sorted(state.value for state in FINISHED_STATES))
 ALIVE_JOBS = ("out=$(squeue --me --noheader --states=all --name=\"$n\" '--Format=JobID:|,StateCompact:|') && "
-              "busy=$(printf '%s\\n' \"$out\" | awk -F'|' '$2 !~ /^(CD|CA|F|TO|NF|PR|OOM|BF|DL|RV)$/ && $1 != \"\" "
+              "busy=$(printf '%s\\n' \"$out\" | awk -F'|' '$2 !~ /^(" + FINISHED + ")$/ && $1 != \"\" "
               "{print $1 \" \" $2}')")
 # Under the lock: submit only when no job of the name exists; a failing squeue submits nothing.
 GUARD = (f'n=$1; shift; {ALIVE_JOBS} || {{ echo "squeue failed: not submitting" >&2; exit 4; }}; '
@@ -78,57 +84,47 @@ def keygen_argv(path: str, mode: str, group: str) -> tuple[str, ...]:
     return ("sh", "-c", KEYGEN, "sh", rel, mode, group)
 
 
+WHAT = {"services": "every service of the catalogue", "embed": "the model servers, no Neo4j",
+        "neo4j": "Neo4j only, for a partition without a free GPU"}
+
+
 def render(cfg: Config, template: str | None = None, *, partition: str | None = None,
            home: str = "~", api_key_file: str = "") -> str:
+    """The sbatch script: the header from config (strict patterns), the job's spec as JSON, and
+    the line that starts the supervisor. Raises ConfigError naming the setting that is wrong."""
     template = template or cfg.slurm.template
     if template not in TEMPLATES:
         raise ConfigError(f"slurm.template = {template!r}: one of {', '.join(TEMPLATES)}")
+    try:
+        spec = job_spec.build(cfg, template, api_key_file)
+    except CatalogueError as exc:
+        raise ConfigError(str(exc)) from None
     s, sv = cfg.slurm, cfg.services
     gpus = s.gpus if template != "neo4j" else 0
-    gres_lines = (f"#SBATCH --gres=gpu:{gpus}\n#SBATCH --cpus-per-gpu={s.cpus_per_gpu}\n" if gpus
-                  else f"#SBATCH --cpus-per-task={s.cpus_per_gpu}\n")
+    nodes = s.nodes if template != "neo4j" else 1  # Neo4j runs on one node
+    lines = (f"#SBATCH --nodes={nodes}\n#SBATCH --ntasks-per-node=1\n" if nodes > 1 else "")
+    lines += (f"#SBATCH --gres=gpu:{gpus}\n#SBATCH --cpus-per-gpu={s.cpus_per_gpu}\n" if gpus
+              else f"#SBATCH --cpus-per-task={s.cpus_per_gpu}\n")
     nodelist = _check("slurm.nodelist", s.nodelist, r"[A-Za-z0-9_.,\[\]-]{0,256}")
-    header = _load("header.sbatch")
-    for key, value in {
+    if nodes != spec.nodes:
+        spec = dataclasses.replace(spec, nodes=nodes)
+    values = {
         "job_name": _check("slurm.job_name", s.job_name, r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"),
         "partition": _check("slurm.partitions", partition or s.partitions[0], r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"),
-        "gres_lines": gres_lines,
+        "resource_lines": lines,
         "mem": _check("slurm.mem", s.mem, r"\d+[KMGT]?"),
         "time_limit": _check("slurm.time_limit", s.time_limit, r"(\d+-)?\d{1,2}(:\d{2}){0,2}|UNLIMITED"),
-        "signal_lead": str(int(sv.stop_timeout) + 10),
+        "signal_lead": str(signal_lead(sv.stop_timeout)),
         "log_dir": _check("services.log_dir", absolute(sv.log_dir, home), LOG_DIR),
         "nodelist_line": f"#SBATCH --nodelist={nodelist}" if nodelist else "",
-    }.items():
-        header = header.replace("{{" + key + "}}", value)
-    key_file = api_key_file if api_key_file and api_key_file != "none" else ""
-    settings = {
-        "ENDPOINTS_FILE": shell_path(sv.endpoints_file),
-        "ENDPOINTS_MODE": shlex.quote(sv.endpoints_mode),
-        "SHARED_GROUP": shlex.quote(sv.group),
-        "EMBED_COMMAND": shlex.quote(sv.embed_command),
-        "MODEL": shell_path(sv.model),
-        "EMBED_DEVICE": shlex.quote(sv.embed_device),
-        "EMBED_DIMENSION": str(int(sv.embed_dimension)),
-        "EMBED_PORT": str(int(sv.embed_port)),
-        "BOLT_PORT": str(int(sv.bolt_port)),
-        "NEO4J_COMMAND": shlex.quote(sv.neo4j_command),
-        "NEO4J_LOCK": shell_path(sv.neo4j_lock) if sv.neo4j_lock else "''",
-        "API_KEY_FILE": shell_path(key_file) if key_file else "''",
-        "RESTART_LIMIT": str(int(sv.restart_limit)),
-        "REQUEUE_LIMIT": str(int(sv.requeue_limit)),
-        "REQUEUE_WINDOW": str(int(seconds(sv.requeue_window))),
-        "EXCLUDE_FAILED_NODE": "1" if sv.exclude_failed_node else "0",
-        "READY_TIMEOUT": str(int(sv.ready_timeout)),
-        "STOP_TIMEOUT": str(int(sv.stop_timeout)),
-        "ROLLOVER_LEAD": str(int(seconds(sv.rollover_lead))),
-        "PARTITIONS": shlex.quote(",".join(s.partitions)),
-        "TEMPLATE": shlex.quote(template),
+        "what": WHAT[template],
+        "spec": shlex.quote(spec.to_json()),
+        "python": shell_path(sv.python),
     }
-    settings_block = "\n".join(f"{k}={v}" for k, v in settings.items())
-    text = _load(f"{template}.sbatch")
-    text = text.replace("{{header}}", header.rstrip("\n")).replace("{{settings}}", settings_block)
-    body = "\n".join(_load(part) for part in ("job_lib.sh", "job_rollover.sh", "job_main.sh"))
-    return text.replace("{{body}}", body)
+    text = _load("services.sbatch")
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", value)
+    return text
 
 
 def placement(cfg: Config, partitions: list[Partition]) -> Placement:

@@ -64,10 +64,10 @@ class JobState(enum.Enum):
         """Not finished: the job holds or waits for resources, so a second one would be a
         duplicate. A state this version does not know counts as alive: resubmitting beside a
         job we cannot read is the worse mistake."""
-        return self not in _FINISHED
+        return self not in FINISHED_STATES
 
 
-_FINISHED = {JobState.COMPLETED, JobState.CANCELLED, JobState.FAILED, JobState.TIMEOUT,
+FINISHED_STATES = {JobState.COMPLETED, JobState.CANCELLED, JobState.FAILED, JobState.TIMEOUT,
              JobState.NODE_FAIL, JobState.PREEMPTED, JobState.OUT_OF_MEMORY, JobState.BOOT_FAIL,
              JobState.DEADLINE, JobState.REVOKED}
 

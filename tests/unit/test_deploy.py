@@ -1,13 +1,17 @@
-"""Template rendering: valid bash, strict header values, quoted body values, partition fallback."""
+"""Rendering the sbatch script: valid bash, strict header values, the spec as one word, partition fallback."""
 
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from codex_console import config, deploy
+from codex_console.job_spec import JobSpec
 from codex_console.models import Partition
+from codex_console.node.files import expand
+from codex_console.node.instance import command_argv
 
 
 def cfg(**overrides: str) -> config.Config:
@@ -43,20 +47,47 @@ def test_hostile_header_values_are_rejected(key, value):
         deploy.render(cfg(**{key: value}))
 
 
-def test_hostile_body_values_reach_the_shell_as_one_word(tmp_path):
-    hostile = "/models/x; touch $HOME/pwned"
-    script = deploy.render(cfg(**{"services.model": hostile}), home="/h")
+def spec_of(script: str, tmp_path) -> JobSpec:
+    """The spec as the job's shell exports it (the script's own line, run by bash)."""
+    line = next(line for line in script.splitlines() if line.startswith("export CODEX_JOB_SPEC="))
     probe = tmp_path / "probe.sh"
-    # Run only the settings block and print MODEL back: the value comes out literally.
-    settings = script.split("# ---- the job body")[0].split("RUN_EMBED=1\n", 1)[1]
-    probe.write_text(f"HOME={tmp_path}\n{settings}\nprintf '%s' \"$MODEL\"\n")
-    out = subprocess.run(["bash", str(probe)], capture_output=True, text=True)
-    assert out.stdout == hostile and not (tmp_path / "pwned").exists()
+    probe.write_text(f"HOME={tmp_path}\n{line}\nprintf '%s' \"$CODEX_JOB_SPEC\"\n")
+    out = subprocess.run(["bash", str(probe)], capture_output=True, text=True, check=True)
+    return JobSpec.from_json(out.stdout)
 
 
-def test_home_paths_expand_on_the_node():
-    script = deploy.render(cfg(**{"services.endpoints_file": "~/.codex-services.env"}))
-    assert "ENDPOINTS_FILE=\"$HOME\"/.codex-services.env" in script
+def test_hostile_values_reach_the_job_as_one_word(tmp_path):
+    hostile = "/models/x; touch $HOME/pwned"
+    script = deploy.render(cfg(**{"services.model": hostile, "services.embed_command": "printf '%s|'"}), home="/h")
+    spec = spec_of(script, tmp_path)
+    assert spec.service("embed").model == hostile and not (tmp_path / "pwned").exists()
+    # The job passes it to the embed server as one argument, never through a shell.
+    argv = command_argv(spec.service("embed"), 18765, "node", (), "")
+    out = subprocess.run(argv, capture_output=True, text=True, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert f"--model|{hostile}|" in out.stdout and not (tmp_path / "pwned").exists()
+
+
+def test_home_paths_expand_on_the_node(tmp_path, monkeypatch):
+    script = deploy.render(cfg(**{"services.endpoints_file": "~/.codex-services.env",
+                                  "services.python": "~/codex/.venv/bin/python"}))
+    assert script.rstrip().endswith('exec "$HOME"/codex/.venv/bin/python -m codex_console.node')
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert expand(spec_of(script, tmp_path).endpoints_file) == f"{tmp_path}/.codex-services.env"
+
+
+def test_the_script_is_a_launcher_and_all_bash_is_short():
+    script = deploy.render(cfg())
+    body = [line for line in script.splitlines() if line.strip() and not line.startswith("#")]
+    assert body == [body[0], body[1]] and body[0].startswith("export CODEX_JOB_SPEC=") and "exec" in body[1]
+    folder = Path(deploy.__file__).parent.parent / "slurm_templates"
+    bash = [p for p in folder.iterdir() if p.suffix in (".sh", ".sbatch")]
+    assert sum(len(p.read_text().splitlines()) for p in bash) <= 80
+
+
+def test_several_nodes_ask_for_one_task_each_and_neo4j_alone_for_one():
+    script = deploy.render(cfg(**{"slurm.nodes": "2", "slurm.gpus": "2"}))
+    assert "#SBATCH --nodes=2\n#SBATCH --ntasks-per-node=1\n#SBATCH --gres=gpu:2" in script
+    assert "--nodes" not in deploy.render(cfg(**{"slurm.nodes": "2"}), "neo4j")
 
 
 def part(name: str, free: int, up: bool = True) -> Partition:
@@ -78,9 +109,9 @@ def test_placement_queues_on_gpu_partition_when_nothing_else_is_up():
     assert place.partition == "titan" and place.template == "services" and "queueing" in place.note
 
 
-def test_the_signal_lead_is_neo4j_stop_time_plus_a_margin():
-    script = deploy.render(cfg(**{"services.stop_timeout": "300"}))
-    assert "#SBATCH --signal=B:XCPU@310" in script and "\nSTOP_TIMEOUT=300\n" in script
+def test_the_signal_lead_is_neo4j_stop_time_plus_a_margin(tmp_path):
+    script = deploy.render(cfg(**{"services.stop_timeout": "300", "services.rollover_lead": "0"}))
+    assert "#SBATCH --signal=B:XCPU@310" in script and spec_of(script, tmp_path).stop_timeout == 300
 
 
 def test_guard_and_keygen_are_valid_sh():

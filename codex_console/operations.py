@@ -27,6 +27,7 @@ from .backends.cluster import Cluster, home_path
 from .backends.runner import ActionInDoubt, RemoteError, Unreachable
 from .backends.slurm import SlurmClient, service_job
 from .models import Job, JobState
+from .protocol import NEO4J_RESTART_SIGNAL, RESTART_SIGNAL
 
 
 class NotPossible(RuntimeError):
@@ -187,9 +188,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("stop", "c", "Stop", "Stop: cancel every job of the service", True, plan_stop),
     Operation("requeue", "r", "Requeue", "Requeue the job (new allocation, same id)", True, plan_requeue),
     Operation("restart", "R", "Restart", "Restart the embed replicas in place, one at a time", True,
-              _signal_plan("USR1", "restart the embed replicas one at a time")),
+              _signal_plan(RESTART_SIGNAL, "restart the embed replicas one at a time")),
     Operation("restart-neo4j", "N", "Neo4j", "Restart Neo4j in place", True,
-              _signal_plan("USR2", "restart Neo4j")),
+              _signal_plan(NEO4J_RESTART_SIGNAL, "restart Neo4j")),
     Operation("resubmit", "X", "Resubmit", "Cancel the job and submit a new one", True, plan_resubmit),
     Operation("start", "t", "Tunnels", "Open the tunnels (a keeper keeps them up)", False,
               plan_tunnels_open, run_tunnels_open, group="tunnel"),

@@ -8,6 +8,8 @@ import sys
 
 from pydantic import ValidationError
 
+from codex_console.protocol import EXIT_DEVICE  # the GPU itself is unusable: the job may move off the node
+
 from . import __version__
 from .auth import KeyFileError, is_loopback, read_key_file
 from .settings import Settings
@@ -103,12 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-EXIT_DEVICE = 3  # the GPU itself is unusable: the job's supervisor may move off this node
 DEVICE_WORDS = ("cuda", "nvidia", "device-side assert", "ecc error", "gpu is lost", "nvml")
 
 
 def failure_code(reason: str) -> int:
-    """3 when the failure points at the GPU (the job body's EXIT_DEVICE), else 1."""
+    """EXIT_DEVICE (3) when the failure points at the GPU, else 1."""
     return EXIT_DEVICE if any(word in reason.lower() for word in DEVICE_WORDS) else 1
 
 

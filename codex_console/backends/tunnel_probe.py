@@ -7,10 +7,9 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from ..config import Config
+from ..protocol import BOLT_HANDSHAKE
 from .sshconfig import override_args
 
-# Bolt magic + four protocol versions (5.x, 4.4, 4.3, 3): any Bolt server answers 4 bytes.
-BOLT_HANDSHAKE = bytes.fromhex("6060b017" "00000405" "00000404" "00000304" "00000003")
 HELLO = {"embed": b"GET /health HTTP/1.0\r\nHost: codex\r\n\r\n", "bolt": BOLT_HANDSHAKE,
          "http": b"HEAD / HTTP/1.0\r\n\r\n"}
 

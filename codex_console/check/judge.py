@@ -17,6 +17,7 @@ from ..models import (
     ServiceHealth,
     Tunnel,
 )
+from ..protocol import ROLLOVER_COMMENT, HandoverPhase, Key
 from ..readings import Reading
 from .nagios import Perf, Range, State, judge_value, mib_to_mb, worst
 
@@ -86,7 +87,7 @@ def judge_job(reading: Reading[list[Job]], job_name: str, th: Thresholds) -> Pro
     perf = (Perf("jobs_alive", len(jobs), min=0),)
     if job.state is JobState.RUNNING:
         where = f" on {job.node}" if job.node else ""
-        successors = [j for j in jobs if j.comment == f"codex-rollover:{job.job_id}"]
+        successors = [j for j in jobs if j.comment == f"{ROLLOVER_COMMENT}{job.job_id}"]
         handing = "".join(f" (hand-over to {j.job_id} {j.state.value})" for j in successors)
         return ProbeResult("job", State.OK, f"job {job.job_id} R{where} {job.elapsed}".rstrip() + handing,
                            reading.elapsed, perf)
@@ -142,9 +143,6 @@ def judge_gpu(reading: Reading[GpuReport], th: Thresholds) -> ProbeResult | None
     return ProbeResult("gpu", state, summary, reading.elapsed, tuple(perf))
 
 
-READY_HANDOVER = ("ready", "neo4j-moving", "done")
-
-
 def judge_handover(jobs: Reading[list[Job]], endpoints: Reading[Endpoints], lead: float) -> ProbeResult | None:
     """Near the time limit: WARNING while a hand-over is due and not under way (or its
     successor waits), CRITICAL when the limit is a third of the lead away and no successor is
@@ -154,15 +152,16 @@ def judge_handover(jobs: Reading[list[Job]], endpoints: Reading[Endpoints], lead
     if job is None or job.state is not JobState.RUNNING or left is None or lead <= 0 or left > lead:
         return None
     ep = endpoints.fresh_value
-    state = ep.get("HANDOVER") if ep is not None and ep.job_id == job.job_id else ""
+    phase = ep.handover if ep is not None and ep.job_id == job.job_id else None
+    said = ep.get(Key.HANDOVER.value) if phase is not None and ep is not None else ""
     when = f"{_minutes(left)} to the time limit"
-    if state in READY_HANDOVER:
-        return ProbeResult("handover", State.OK, f"hand-over {state}, {when}")
+    if phase is not None and phase.under_way:
+        return ProbeResult("handover", State.OK, f"hand-over {said}, {when}")
     if left <= lead / 3:
-        return ProbeResult("handover", State.CRITICAL, f"{when} and no successor ready: {state or 'not started'}")
-    if not state or state.startswith(("failed", "pending")):
-        return ProbeResult("handover", State.WARNING, f"hand-over due, {when}: {state or 'not started'}")
-    return ProbeResult("handover", State.OK, f"hand-over {state}, {when}")
+        return ProbeResult("handover", State.CRITICAL, f"{when} and no successor ready: {said or 'not started'}")
+    if phase in (None, HandoverPhase.FAILED, HandoverPhase.PENDING):
+        return ProbeResult("handover", State.WARNING, f"hand-over due, {when}: {said or 'not started'}")
+    return ProbeResult("handover", State.OK, f"hand-over {said}, {when}")
 
 
 def _minutes(seconds: int) -> str:

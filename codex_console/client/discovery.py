@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .. import config as config_mod
-from ..backends.endpoints import EMBED_ENV, NEO4J_ENV, apply_overrides, endpoints_from, parse_env_file
+from ..backends.endpoints import EMBED_ENV, NEO4J_ENV, apply_overrides, endpoints_from, parse_env_file, parse_twin
 from ..config import Config
 from ..models import Endpoints
+from ..protocol import json_twin
 from .errors import ClientError
 
 FILE_ENV = "CODEX_ENDPOINTS_FILE"
@@ -143,7 +144,9 @@ class Locator:
                     written: float | None = expand(path).stat().st_mtime
                 except OSError:
                     written = None
-                return Found(endpoints_from(parse_env_file(text), path, written), tuple(notes))
+                twin, _ = read_text(json_twin(path))
+                return Found(endpoints_from(parse_env_file(text), path, written, parse_twin(twin or "")),
+                             tuple(notes))
         return Found(Endpoints(), tuple(notes))
 
     def _tunnels(self) -> Found:

@@ -7,7 +7,8 @@ The dashboard's key bindings, its command palette and confirmations, and the CLI
     start    submit the services job (refused while one exists; the check runs on the cluster)
     stop     cancel every job of the service (all of them: the hand-over pair too)
     requeue  `scontrol requeue` the service job: same job id, a new allocation (~2 min wait)
-    restart  restart the embed replicas inside the running job, one at a time (no new job)
+    restart  restart the embed replicas inside the running job, one at a time (no new job);
+             `restart SERVICE` any other service of the catalogue
     restart-neo4j   restart Neo4j inside the running job
     resubmit cancel every job of the service, then submit a new one (when the node is bad)
     tunnel start / tunnel stop     the tunnel keeper on this machine
@@ -26,8 +27,9 @@ from . import deploy
 from .backends.cluster import Cluster, home_path
 from .backends.runner import ActionInDoubt, RemoteError, Unreachable
 from .backends.slurm import SlurmClient, service_job
+from .catalogue import resolve
 from .models import Job, JobState
-from .protocol import NEO4J_RESTART_SIGNAL, RESTART_SIGNAL
+from .protocol import DEFAULT_RESTART, NEO4J_RESTART_SIGNAL, RESTART_SIGNAL, request_file
 
 
 class NotPossible(RuntimeError):
@@ -66,7 +68,7 @@ class Outcome:
     job_id: str = ""
 
 
-Planner = Callable[[Cluster, list[Job]], Awaitable[Plan]]
+Planner = Callable[..., Awaitable[Plan]]  # (cluster, jobs) -> Plan; a restart also takes `service`
 Runner = Callable[[Cluster, Plan], Awaitable[Outcome]]
 
 
@@ -141,11 +143,23 @@ async def plan_requeue(cluster: Cluster, jobs: list[Job]) -> Plan:
                 f"requeue {_where(job)}: it stops, waits about 2 minutes, then starts on a new allocation")
 
 
-def _signal_plan(signal: str, what: str) -> Planner:
-    async def plan(cluster: Cluster, jobs: list[Job]) -> Plan:
+def _restart_plan(signal: str, default: str, what: str) -> Planner:
+    """A restart in place: the signal alone restarts `default`; another service of the catalogue
+    is named in the job's request file first (the supervisor reads it on the signal)."""
+    async def plan(cluster: Cluster, jobs: list[Job], service: str = "") -> Plan:
         job = _job(jobs, running=True)
-        return Plan((Step(tuple(SlurmClient.signal_argv(job.job_id, signal))),),
-                    f"{what} inside {_where(job)}; the job and its allocation stay")
+        steps: tuple[Step, ...] = ()
+        if service and service != default:
+            names = [s.name for s in resolve(cluster.cfg.services, cluster.cfg.slurm, cluster.cfg.catalogue)]
+            if service not in names:
+                raise NotPossible(f"no service {service!r} in the catalogue ({', '.join(names)})")
+            path = home_path(request_file(cluster.cfg.services.endpoints_file, job.job_id))
+            steps = (Step(("sh", "-c", 'umask 077; printf "%s\\n" "$2" >>"$1"', "sh", path, service)),)
+            what_now = f"restart {service} in place, one instance at a time"
+        else:
+            what_now = what
+        return Plan(steps + (Step(tuple(SlurmClient.signal_argv(job.job_id, signal))),),
+                    f"{what_now} inside {_where(job)}; the job and its allocation stay")
     return plan
 
 
@@ -188,9 +202,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("stop", "c", "Stop", "Stop: cancel every job of the service", True, plan_stop),
     Operation("requeue", "r", "Requeue", "Requeue the job (new allocation, same id)", True, plan_requeue),
     Operation("restart", "R", "Restart", "Restart the embed replicas in place, one at a time", True,
-              _signal_plan(RESTART_SIGNAL, "restart the embed replicas one at a time")),
+              _restart_plan(RESTART_SIGNAL, DEFAULT_RESTART, "restart the embed replicas one at a time")),
     Operation("restart-neo4j", "N", "Neo4j", "Restart Neo4j in place", True,
-              _signal_plan(NEO4J_RESTART_SIGNAL, "restart Neo4j")),
+              _restart_plan(NEO4J_RESTART_SIGNAL, "neo4j", "restart Neo4j")),
     Operation("resubmit", "X", "Resubmit", "Cancel the job and submit a new one", True, plan_resubmit),
     Operation("start", "t", "Tunnels", "Open the tunnels (a keeper keeps them up)", False,
               plan_tunnels_open, run_tunnels_open, group="tunnel"),

@@ -54,9 +54,9 @@ class EmbedClient:
 
     @classmethod
     def from_environment(cls, cfg: Config | None = None, *, environ: Mapping[str, str] | None = None,
-                         **options: Any) -> EmbedClient:
+                         service: str = "embed", **options: Any) -> EmbedClient:
         """See AsyncEmbedClient.from_environment."""
-        return cls(AsyncEmbedClient(Locator(cfg, environ), ClientOptions(**options)))
+        return cls(AsyncEmbedClient(Locator(cfg, environ, service), ClientOptions(**options)))
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         if self._closed:

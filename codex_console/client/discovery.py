@@ -23,10 +23,11 @@ from typing import Any, Mapping
 from .. import config as config_mod
 from ..backends.endpoints import EMBED_ENV, NEO4J_ENV, apply_overrides, endpoints_from, parse_env_file, parse_twin
 from ..config import Config
-from ..models import Endpoints
+from ..models import Endpoints, ServiceEndpoints
 from ..protocol import json_twin
 from .errors import ClientError
 
+FIXED_FORWARDS = ("embed", "bolt", "http")  # the tunnels of embed and Neo4j; the others are services'
 FILE_ENV = "CODEX_ENDPOINTS_FILE"
 KEY_ENV = "CODEX_EMBED_KEY_FILE"
 HOME_FILE = "~/.codex-services.env"
@@ -100,9 +101,11 @@ class Locator:
     """Finds the services again each time it is asked: the endpoints file changes under a
     client (requeue, rollover). Secrets are read once and kept in memory."""
 
-    def __init__(self, cfg: Config | None = None, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, cfg: Config | None = None, environ: Mapping[str, str] | None = None,
+                 service: str = "embed") -> None:
         self.cfg = load_config(cfg)
         self.env = dict(os.environ if environ is None else environ)
+        self.service = service  # the model service whose instances the client uses
         self.key_note = ""
         self._key: str | None = None
         self._key_read = False
@@ -128,7 +131,18 @@ class Locator:
         found = await asyncio.to_thread(lambda: self._tunnels() if self.via_tunnels() else self._files())
         notes = [f"${var}={self.env[var]} (wins over the file)" for var in (EMBED_ENV, NEO4J_ENV)
                  if self.env.get(var)]
-        return replace(found, endpoints=apply_overrides(found.endpoints, self.env), notes=found.notes + tuple(notes))
+        found = replace(found, endpoints=apply_overrides(found.endpoints, self.env), notes=found.notes + tuple(notes))
+        return found if self.service == "embed" else self._project(found)
+
+    def _project(self, found: Found) -> Found:
+        """Another service of the catalogue: its ready instances stand where embed's would."""
+        ep = found.endpoints
+        urls = ep.urls_of(self.service)
+        note = () if ep.service(self.service) or not ep.source else (
+            f"{ep.source} lists no service {self.service!r} (it lists: "
+            f"{', '.join(s.name for s in ep.services) or 'none'})",)
+        return replace(found, endpoints=replace(ep, embed_urls=urls, stale=ep.stale or not urls),
+                       notes=found.notes + note)
 
     def _files(self) -> Found:
         """The first endpoints file that exists; one this user may not read stops the search
@@ -159,7 +173,9 @@ class Locator:
         urls = (f"http://127.0.0.1:{embed.local_port}",) if embed and embed.up else ()
         uri = f"bolt://127.0.0.1:{bolt.local_port}" if bolt and bolt.up else ""
         node = next((t.remote_host for t in tunnels.values() if t.remote_host), "")
-        return Found(Endpoints(embed_urls=urls, neo4j_uri=uri, node=node, stale=not urls,
+        others = tuple(ServiceEndpoints(name=t.name, kind="http", urls=(f"http://127.0.0.1:{t.local_port}",)
+                                        if t.up else ()) for t in tunnels.values() if t.name not in FIXED_FORWARDS)
+        return Found(Endpoints(embed_urls=urls, neo4j_uri=uri, node=node, stale=not urls, services=others,
                                source=f"the tunnels to {self.cfg.login.host}"), notes)
 
     # -- secrets ------------------------------------------------------------------------------

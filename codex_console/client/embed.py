@@ -89,10 +89,11 @@ class AsyncEmbedClient:
 
     @classmethod
     def from_environment(cls, cfg: Config | None = None, *, environ: Mapping[str, str] | None = None,
-                         **options: Any) -> AsyncEmbedClient:
+                         service: str = "embed", **options: Any) -> AsyncEmbedClient:
         """Discovery as documented in `codex_console.client.discovery`; `cfg` defaults to the
-        console's config file; `options` are ClientOptions fields."""
-        return cls(Locator(cfg, environ), ClientOptions(**options))
+        console's config file; `service` is an embed service of the catalogue (`embed-8b`);
+        `options` are ClientOptions fields."""
+        return cls(Locator(cfg, environ, service), ClientOptions(**options))
 
     @property
     def http(self) -> httpx.AsyncClient:

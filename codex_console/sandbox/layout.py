@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_ROOT = Path("/var/lib/codex-sandbox")
+NODE_B = "codex-node-b"  # the second node (node_b.py)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,9 @@ class SandboxLayout:
         return self.root / "config.toml"
 
     def pid_file(self, name: str) -> Path:
-        return self.run / f"{name}.pid"
+        """Each slurmd writes its own (slurm.conf: `slurmd-%n.pid`)."""
+        stem = {"slurmd": f"slurmd-{self.node}", "slurmd-b": f"slurmd-{NODE_B}"}.get(name, name)
+        return self.run / f"{stem}.pid"
 
     def make_dirs(self) -> None:
         for path in (self.run, self.log, self.ssh, self.bin, self.dev, self.slurm):

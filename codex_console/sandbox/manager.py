@@ -11,16 +11,16 @@ import sys
 from pathlib import Path
 
 from ..pids import stop_pid
-from . import bolt, slurm, sshd
+from . import bolt, node_b, slurm, sshd
 from .layout import SandboxLayout
 from .processes import running_pid
 
 APT_PACKAGES = {"slurmctld": "slurmctld", "slurmd": "slurmd", "sbatch": "slurm-client",
                 "munged": "munge", "sshd": "openssh-server", "ssh": "openssh-client",
                 "slurmdbd": "slurmdbd", "mariadbd": "mariadb-server"}
-# Stopped in this order: the sshds first (they carry the console), then Slurm, its accounting
-# after the controller that reports to it, munged last (Slurm needs it).
-COMPONENTS = ("sshd", "gateway", "mfa", "bolt", "slurmd", "slurmctld", "slurmdbd", "mariadb", "munged")
+# Stopped in this order: the sshds first (they carry the console), then Slurm (the second node's
+# slurmd first), its accounting after the controller that reports to it, munged last.
+COMPONENTS = ("sshd", "gateway", "mfa", "bolt", "slurmd-b", "slurmd", "slurmctld", "slurmdbd", "mariadb", "munged")
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 NODE2 = "codex-sandbox-node2"  # a second node name (127.0.0.2) for tests where the job moves
 STANDIN_LINK = Path("/usr/local/bin/nvidia-smi")
@@ -111,10 +111,13 @@ def up(layout: SandboxLayout) -> int:
     ensure_packages()
     layout.make_dirs()
     add_second_node_name()
-    slurm.write_files(layout)
+    why_not = node_b.make_network()
+    if why_not:
+        print(f"sandbox: one node only: no second node ({node_b.NAME}): {why_not}")
+    slurm.write_files(layout, node_b=not why_not)
     sshd.write_files(layout)
     install_standin(layout)
-    started = slurm.start(layout) + sshd.start(layout) + bolt.start(layout)
+    started = slurm.start(layout, node_b=not why_not) + sshd.start(layout) + bolt.start(layout)
     write_console_config(layout)
     print(f"sandbox: up ({'started ' + ', '.join(started) if started else 'already running'})")
     return status(layout)
@@ -148,6 +151,9 @@ def down(layout: SandboxLayout) -> int:
                 survivors.append(f"{name}:{p}")
         layout.pid_file(name).unlink(missing_ok=True)
         print(f"sandbox: stopped {name} (pid {pid}{', children ' + str(kids) if kids else ''})")
+    if node_b.present():
+        node_b.remove_network()
+        print(f"sandbox: removed the second node's network ({node_b.NETNS})")
     if survivors:
         print(f"sandbox: still running: {' '.join(survivors)}", file=sys.stderr)
         return 1
@@ -158,7 +164,7 @@ def status(layout: SandboxLayout) -> int:
     missing = 0
     for name in reversed(COMPONENTS):
         pid = running_pid(layout.pid_file(name))
-        missing += pid is None
+        missing += pid is None and (name != "slurmd-b" or node_b.present())
         print(f"  {name:<10} {'running, pid ' + str(pid) if pid else 'stopped'}")
     if running_pid(layout.pid_file("slurmctld")):
         out = subprocess.run(["sinfo", "-o", "%P %a %D %t %G"], capture_output=True, text=True)

@@ -24,7 +24,8 @@ def running_pid(pid_file: Path) -> int | None:
     pid = read_pid(pid_file)
     if pid is None or not is_alive(pid):
         return None
-    program = PROGRAMS.get(pid_file.stem, pid_file.stem).encode()
+    stem = "slurmd" if pid_file.stem.startswith("slurmd-") else pid_file.stem  # slurmd-<node>.pid
+    program = PROGRAMS.get(stem, stem).encode()
     # Substring: sshd and redis-server rewrite their argv[0] ("sshd: /usr/sbin/sshd -f ...").
     return pid if any(program in arg for arg in cmdline(pid)) else None
 

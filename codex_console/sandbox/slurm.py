@@ -11,7 +11,10 @@ from pathlib import Path
 
 from ..pids import stop_pid, wait_for
 from . import accounting
-from .layout import SandboxLayout
+from .layout import NODE_B, SandboxLayout
+from .node_b import HOST_ADDR
+from .node_b import NODE_ADDR as NODE_B_ADDR
+from .node_b import start_slurmd as start_second_slurmd
 from .processes import running_pid, start_daemon
 
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
@@ -20,12 +23,16 @@ MUNGE_SOCKET = Path("/run/munge/munge.socket.2")
 MARKER = "# written by codex-console sandbox"
 
 
-def slurm_conf(layout: SandboxLayout) -> str:
+def slurm_conf(layout: SandboxLayout, node_b: bool = False) -> str:
+    """One node, or two when the second node's network is up: then the controller listens where
+    both reach it (the veth address), and the partition `pair` holds both."""
     s = layout.slurm
     node = layout.node
+    second = (f"NodeName={NODE_B} NodeAddr={NODE_B_ADDR} CPUs=16 RealMemory=32000 Gres=gpu:2 State=UNKNOWN\n"
+              f"PartitionName=pair Nodes={node},{NODE_B} MaxTime=7-00:00:00 State=UP\n") if node_b else ""
     return f"""{MARKER}
 ClusterName=sandbox
-SlurmctldHost={node}(127.0.0.1)
+SlurmctldHost={node}({HOST_ADDR if node_b else "127.0.0.1"})
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -46,26 +53,26 @@ SlurmdParameters=config_overrides
 GresTypes=gpu
 JobCompType=jobcomp/none
 StateSaveLocation={s}/state
-SlurmdSpoolDir={s}/spool
+SlurmdSpoolDir={s}/spool-%n
 SlurmctldPidFile={layout.pid_file('slurmctld')}
-SlurmdPidFile={layout.pid_file('slurmd')}
+SlurmdPidFile={layout.run}/slurmd-%n.pid
 SlurmctldLogFile={layout.log}/slurmctld.log
-SlurmdLogFile={layout.log}/slurmd.log
+SlurmdLogFile={layout.log}/slurmd-%n.log
 NodeName={node} NodeAddr=127.0.0.1 CPUs=16 RealMemory=32000 Gres=gpu:2 State=UNKNOWN
 PartitionName=titan Nodes={node} Default=YES MaxTime=7-00:00:00 State=UP
 PartitionName=rigel Nodes={node} MaxTime=7-00:00:00 State=UP
-{accounting.slurm_conf_block(layout)}"""
+{second}{accounting.slurm_conf_block(layout)}"""
 
 
-def gres_conf(layout: SandboxLayout) -> str:
-    return f"{MARKER}\nNodeName={layout.node} Name=gpu File={layout.dev}/nvidia[0-1]\n"
+def gres_conf(layout: SandboxLayout, node_b: bool = False) -> str:
+    second = f"NodeName={NODE_B} Name=gpu File={layout.dev}/nvidia-b[0-1]\n" if node_b else ""
+    return f"{MARKER}\nNodeName={layout.node} Name=gpu File={layout.dev}/nvidia[0-1]\n{second}"
 
 
-def write_files(layout: SandboxLayout) -> None:
-    for sub in ("state", "spool"):
+def write_files(layout: SandboxLayout, node_b: bool = False) -> None:
+    for sub in ("state", f"spool-{layout.node}", f"spool-{NODE_B}"):
         (layout.slurm / sub).mkdir(parents=True, exist_ok=True)
-    for i in range(2):
-        dev = layout.dev / f"nvidia{i}"
+    for dev in [layout.dev / f"nvidia{i}" for i in range(2)] + [layout.dev / f"nvidia-b{i}" for i in range(2)]:
         if not dev.is_char_device():
             dev.unlink(missing_ok=True)
             os.mknod(dev, 0o666 | 0o020000, os.makedev(1, 3))  # a /dev/null twin
@@ -74,8 +81,8 @@ def write_files(layout: SandboxLayout) -> None:
         key.write_bytes(secrets.token_bytes(128))
     key.chmod(0o600)
     SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
-    _write_if_ours(SLURM_CONF, slurm_conf(layout))
-    _write_if_ours(GRES_CONF, gres_conf(layout))
+    _write_if_ours(SLURM_CONF, slurm_conf(layout, node_b))
+    _write_if_ours(GRES_CONF, gres_conf(layout, node_b))
 
 
 def _write_if_ours(path: Path, text: str) -> None:
@@ -84,7 +91,7 @@ def _write_if_ours(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-def start(layout: SandboxLayout) -> list[str]:
+def start(layout: SandboxLayout, node_b: bool = False) -> list[str]:
     started: list[str] = []
     if running_pid(layout.pid_file("munged")) is None:
         MUNGE_SOCKET.parent.mkdir(parents=True, exist_ok=True)
@@ -107,17 +114,20 @@ def start(layout: SandboxLayout) -> list[str]:
     if running_pid(layout.pid_file("slurmd")) is None:
         start_daemon(["slurmd"], layout.pid_file("slurmd"), layout.log / "slurmd.start.log")
         started.append("slurmd")
-    if not wait_for(lambda: _node_ready(layout), 60, 0.5):
-        raise RuntimeError(f"node {layout.node} did not become idle; see {layout.log}/slurmctld.log")
+    if node_b and start_second_slurmd(layout):
+        started.append("slurmd-b")
+    for node in [layout.node] + ([NODE_B] if node_b else []):
+        if not wait_for(lambda: _node_ready(node), 60, 0.5):
+            raise RuntimeError(f"node {node} did not become idle; see {layout.log}/slurmctld.log")
     return started
 
 
-def _node_ready(layout: SandboxLayout) -> bool:
-    out = subprocess.run(["sinfo", "-h", "-N", "-n", layout.node, "-o", "%t"],
+def _node_ready(node: str) -> bool:
+    out = subprocess.run(["sinfo", "-h", "-N", "-n", node, "-o", "%t"],
                          capture_output=True, text=True)
     states = out.stdout.split()
     if out.returncode == 0 and any(s.rstrip("*") in ("down", "drain", "inval") for s in states):
-        subprocess.run(["scontrol", "update", f"NodeName={layout.node}", "State=RESUME"],
+        subprocess.run(["scontrol", "update", f"NodeName={node}", "State=RESUME"],
                        capture_output=True)
     return out.returncode == 0 and bool(states) and all(
         s.rstrip("*~#") in ("idle", "mix", "alloc", "comp") for s in states)

@@ -55,7 +55,7 @@ class Ending:
         steps = [i.stop(self.spec.stop_timeout if i.spec.kind is Kind.NEO4J else policy.REPLICA_STOP)
                  for i in self.instances]
         if self.workers is not None:
-            steps.append(self.workers.stop())  # type: ignore[attr-defined]
+            steps.append(self.workers.stop())
         await asyncio.gather(*steps, return_exceptions=True)
 
     async def requeue_or_give_up(self: Supervisor, why: str) -> None:  # type: ignore[misc]
@@ -105,7 +105,7 @@ class Ending:
             self.restarts.cancel()
         steps = [i.stop(policy.REPLICA_STOP) for i in self.model_servers]
         if self.workers is not None:
-            steps.append(self.workers.stop())  # type: ignore[attr-defined]
+            steps.append(self.workers.stop())
         await asyncio.gather(*steps, return_exceptions=True)
         self.state.remove()
         raise_end(0)

@@ -42,7 +42,7 @@ class Restarts:
 
         self.restarts = asyncio.get_running_loop().create_task(after_previous(), name="restart-in-place")
         if self.workers is not None:
-            self.workers.restart(which)  # type: ignore[attr-defined]
+            self.workers.restart(which)
 
     async def restart_in_place(self: Supervisor, which: list[str]) -> None:
         """One instance at a time, so the others keep serving; Neo4j gets its whole stop time."""

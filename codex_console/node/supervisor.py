@@ -13,7 +13,7 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from ..catalogue import Kind
 from ..job_spec import JobSpec
@@ -30,6 +30,9 @@ from .publisher import Publisher, View
 from .readiness import bolt_ready, http_ready
 from .restarts import Restarts
 from .slurm_ops import SlurmOps
+
+if TYPE_CHECKING:
+    from .workers import Workers
 
 State = InstanceState
 
@@ -86,7 +89,7 @@ class Supervisor(Ending, Restarts):
         self.signals: list[str] = []
         self.wake = asyncio.Event()
         self.restarts: asyncio.Task[None] | None = None
-        self.workers: object | None = None  # workers.Workers on the first node of a job of several
+        self.workers: Workers | None = None  # on the first node of a job of several
 
     # -- saying things ------------------------------------------------------------------------------
     def log(self, text: str) -> None:
@@ -112,7 +115,7 @@ class Supervisor(Ending, Restarts):
         return self.neo4j.spec.ready_timeout if self.neo4j is not None else 0
 
     def all_instances(self) -> list[dict[str, object]]:
-        theirs = self.workers.instances() if self.workers is not None else []  # type: ignore[attr-defined]
+        theirs = self.workers.instances() if self.workers is not None else []
         return [i.describe() for i in self.instances] + theirs
 
     def ready_urls(self, model_servers: bool = False) -> dict[str, list[str]]:
@@ -159,15 +162,21 @@ class Supervisor(Ending, Restarts):
         return Hooks(self.clock, self.parts.launcher, self.parts.ready or default_ready, self.log, self.event,
                      self._changed, self._may_start, self._marked_down, self.spec.restart_limit, self.parts.env)
 
+    first_node = True  # the node that runs Neo4j, writes the endpoints file and hands over
+
+    def predecessor_file(self) -> str:
+        """Where the predecessor of a hand-over said which ports it holds on this node."""
+        return state_file(self.endpoints_file, self.where.predecessor)
+
     def setup(self) -> None:
         spec, where = self.spec, self.where
         self.state.remove()  # nothing of an earlier life of this job id is trusted
         owned: set[int] = set()
         if where.predecessor:
-            told = read_json(state_file(self.endpoints_file, where.predecessor))
+            told = read_json(self.predecessor_file())
             owned = set((told.get("ports") or {}).get(self.node, []))
         block = free_block(spec.services, len(where.gpu_ids), lambda p: p in owned or self.parts.port_taken(p))
-        slots = place(spec.services, list(where.gpu_ids), where.node_index, block, first_node=True)
+        slots = place(spec.services, list(where.gpu_ids), where.node_index, block, first_node=self.first_node)
         slots.sort(key=lambda s: s.spec.kind is not Kind.NEO4J)  # Neo4j first: it takes longest
         hooks = self.hooks()
         key = expand(spec.api_key_file)
@@ -238,16 +247,21 @@ class Supervisor(Ending, Restarts):
             self.setup()
             self.log_file = await self.slurm.log_file(self.job_id)
             self.start()
+            if self.workers is not None:
+                await self.workers.start()
             while True:
                 await self._signals()
-                await self.handover.tick()
-                if self.workers is not None:
-                    await self.workers.tick()  # type: ignore[attr-defined]
+                await self.tick()
                 self.publish()
                 self.wake.clear()
                 await within(self.clock, self.wake.wait(), self.handover.pause())
         except JobEnds as end:
             return end.code
+
+    async def tick(self) -> None:
+        await self.handover.tick()
+        if self.workers is not None:
+            await self.workers.tick()
 
     async def _signals(self) -> None:
         while self.signals:

@@ -58,7 +58,7 @@ SlurmctldPidFile={layout.pid_file('slurmctld')}
 SlurmdPidFile={layout.run}/slurmd-%n.pid
 SlurmctldLogFile={layout.log}/slurmctld.log
 SlurmdLogFile={layout.log}/slurmd-%n.log
-NodeName={node} NodeAddr=127.0.0.1 CPUs=16 RealMemory=32000 Gres=gpu:2 State=UNKNOWN
+NodeName={node} NodeAddr={HOST_ADDR if node_b else "127.0.0.1"} CPUs=16 RealMemory=32000 Gres=gpu:2 State=UNKNOWN
 PartitionName=titan Nodes={node} Default=YES MaxTime=7-00:00:00 State=UP
 PartitionName=rigel Nodes={node} MaxTime=7-00:00:00 State=UP
 {second}{accounting.slurm_conf_block(layout)}"""

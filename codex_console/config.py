@@ -21,6 +21,7 @@ from pathlib import Path
 from .config_schema import (
     SECTIONS,
     LoginConfig,
+    Neo4jConfig,
     PollConfig,
     ServicesConfig,
     SlurmConfig,
@@ -30,7 +31,7 @@ from .config_schema import (
 )
 
 __all__ = ["Config", "ConfigError", "LoginConfig", "SlurmConfig", "ServicesConfig", "TunnelsConfig",
-           "PollConfig", "ThresholdsConfig", "UiConfig", "load", "to_toml", "seconds"]
+           "PollConfig", "ThresholdsConfig", "UiConfig", "Neo4jConfig", "load", "to_toml", "seconds"]
 
 ENV_PREFIX = "CODEX_CONSOLE_"
 SANDBOX_CONFIG = Path(os.environ.get("CODEX_SANDBOX_DIR", "/var/lib/codex-sandbox")) / "config.toml"
@@ -50,6 +51,7 @@ class Config:
     poll: PollConfig = field(default_factory=PollConfig)
     thresholds: ThresholdsConfig = field(default_factory=ThresholdsConfig)
     ui: UiConfig = field(default_factory=UiConfig)
+    neo4j: Neo4jConfig = field(default_factory=Neo4jConfig)
     path: Path | None = None
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -73,6 +75,8 @@ class Config:
                              self.sources.get(f"{name}.{f.name}", "default"))
         if not self.slurm.partitions:
             raise ConfigError("slurm.partitions: at least one partition is needed")
+        if not self.neo4j.bench_queries:
+            raise ConfigError("neo4j.bench_queries: at least one query is needed")
 
 
 def _check_value(key: str, f: dataclasses.Field, value: object, source: str) -> None:

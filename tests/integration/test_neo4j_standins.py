@@ -10,11 +10,13 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import neo4j
 import pytest
 
+from codex_console.node import neo4j_dump as nd
 from codex_console.sandbox.neo4j_standin import MAX_BOLT_PORT
 from codex_console.sandbox.neo4j_store import StoreLayout, lock_holder
 
@@ -205,3 +207,35 @@ def test_every_error_exits_non_zero_with_a_message(tmp_path, args, code, message
     result = admin(tmp_path / "data", *[a.format(**paths) for a in args])
     assert result.returncode == code
     assert message.format(**paths) in result.stdout + result.stderr
+
+
+async def test_the_supervisors_helpers_dump_into_a_dated_folder_and_load_it_back(tmp_path, standins):
+    """What the job will do around its own stop and start of Neo4j, with the stand-in as neo4j-admin."""
+    data, dump_dir = tmp_path / "data", tmp_path / "dumps"
+    prefix = nd.admin_prefix(f"{sys.executable} -m codex_console.sandbox.neo4j_admin_standin --data-dir {data}")
+    server = StandIn(data)
+    standins.append(server)
+    server.query("UNWIND range(1, 40) AS i CREATE (:Chunk {i: i})")
+    assert server.stop() == 0
+    folder = nd.dump_folder(dump_dir, datetime.now(timezone.utc))
+    folder.mkdir(parents=True)
+    results = [await nd.run_admin(nd.dump_argv(prefix, db, folder), timeout=60) for db in nd.DATABASES]
+    assert [r.ok for r in results] == [True, True], [r.message for r in results]
+    assert all(r.bytes and r.message == "Dump completed successfully" for r in results)
+    (dump,) = nd.list_dumps(dump_dir)
+    assert dump.complete and dump.bytes == sum(r.bytes or 0 for r in results)
+
+    emptied = StandIn(data)
+    standins.append(emptied)
+    emptied.query("MATCH (n) DETACH DELETE n")
+    assert emptied.stop() == 0
+    _, databases = nd.load_source(folder)
+    loads = [await nd.run_admin(nd.load_argv(prefix, db, folder), timeout=60) for db in databases]
+    assert [r.ok for r in loads] == [True, True], [r.message for r in loads]
+    restored = StandIn(data)
+    standins.append(restored)
+    assert restored.count() == 40
+    refused = await nd.run_admin(nd.dump_argv(prefix, "neo4j", folder, overwrite=True), timeout=60)
+    assert refused.exit_code == 1 and refused.bytes is None
+    assert refused.message == ("Failed to dump database 'neo4j': The database is in use. "
+                               "Stop database 'neo4j' and try again.")

@@ -1,4 +1,4 @@
-"""Sizes as people read them, shared by the dashboard and the job's own messages."""
+"""Sizes and counts as people read them, shared by the dashboard, the CLI and the job's messages."""
 
 from __future__ import annotations
 
@@ -16,3 +16,13 @@ def human_bytes(value: float | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1000
     return NA  # not reached
+
+
+def human_count(value: float | None) -> str:
+    """`999`, `12.3k`, `4.6M`, `1.2G`; N/A for a missing reading."""
+    if value is None:
+        return NA
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.1f}{unit}"
+    return f"{value:.0f}"

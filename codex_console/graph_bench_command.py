@@ -26,7 +26,7 @@ async def graph_bench(cluster: Cluster, args: argparse.Namespace) -> int:
         print(json.dumps(asdict(run)))
         return 0 if not any(q.error for q in run.queries) else 1
     seeded = f", {run.seeded} of them test nodes (removed)" if run.seeded else ""
-    print(f"{run.label} via {run.path}: {run.runs} runs each on {run.nodes} nodes{seeded}; "
+    print(f"{run.label}, {run.path}: {run.runs} runs each on {run.nodes} nodes{seeded}; "
           f"saved to {bench_log.log_path()}")
     return 0 if not any(q.error for q in run.queries) else 1
 

@@ -17,6 +17,8 @@ from .runner import Runner, ServiceDown
 Auth = tuple[str, str] | None
 AuthSource = Callable[[], Awaitable[Auth]]
 FACTS_TTL = 300.0  # seconds a server's version, settings and store size are kept before asking again
+FACTS_RETRY = 60.0  # ... and when it did not say (not Neo4j, or no answer in time)
+FACTS_BUDGET, COUNTS_BUDGET = 3.0, 1.5  # seconds at most for the extras, well within the source's deadline
 
 
 class Neo4jProbe:
@@ -75,7 +77,7 @@ class Neo4jProbe:
                 raise ValueError(f"RETURN 1 returned {value!r}")
             info = await driver.get_server_info()
         facts = await self._server_facts(uri, driver)
-        nodes, relationships = await counts(driver, min(2.0, self.timeout))
+        nodes, relationships = await counts(driver, min(COUNTS_BUDGET, self.timeout))
         return Neo4jHealth(url=uri, ready=True, latency_ms=latency, server=info.agent,
                            version=facts.version or info.agent.partition("/")[2], databases=facts.databases,
                            nodes=nodes, relationships=relationships, heap=facts.heap, pagecache=facts.pagecache,
@@ -84,8 +86,8 @@ class Neo4jProbe:
     async def _server_facts(self, uri: str, driver: neo4j.AsyncDriver) -> ServerFacts:
         """Neo4j-only procedures, asked every FACTS_TTL s; other Bolt servers (FalkorDB) fail them."""
         asked = self._facts.get(uri)
-        if asked is None or self.clock() - asked[0] > FACTS_TTL:
-            asked = (self.clock(), await server_facts(driver, self.timeout))
+        if asked is None or self.clock() - asked[0] > (FACTS_TTL if asked[1].version else FACTS_RETRY):
+            asked = (self.clock(), await server_facts(driver, min(FACTS_BUDGET, self.timeout)))
             self._facts[uri] = asked
         return asked[1]
 

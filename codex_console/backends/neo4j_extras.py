@@ -47,36 +47,50 @@ async def rows(driver: neo4j.AsyncDriver, query: str, database: str | None = Non
         return [record async for record in await session.run(query, params)]
 
 
-async def counts(driver: neo4j.AsyncDriver, timeout: float) -> tuple[int | None, int | None]:
-    """(nodes, relationships), each None when it did not answer within `timeout` s."""
+def _deadline(budget: float) -> float:
+    return asyncio.get_running_loop().time() + budget
+
+
+def _passed(deadline: float) -> bool:
+    return asyncio.get_running_loop().time() >= deadline
+
+
+async def counts(driver: neo4j.AsyncDriver, budget: float) -> tuple[int | None, int | None]:
+    """(nodes, relationships) within `budget` s for both; each None when it did not answer."""
+    deadline = _deadline(budget)
+
     async def count(query: str) -> int | None:
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout_at(deadline):
                 return int(await scalar(driver, query))  # type: ignore[arg-type]
         except FAILURES:
             return None
     return await count(NODE_COUNT), await count(RELATIONSHIP_COUNT)
 
 
-async def server_facts(driver: neo4j.AsyncDriver, timeout: float) -> ServerFacts:
-    """Version and databases (Neo4j only), then, on Neo4j, the memory settings and store size."""
+async def server_facts(driver: neo4j.AsyncDriver, budget: float) -> ServerFacts:
+    """Version and databases (Neo4j only), then, on Neo4j, the memory settings and store size; all
+    within `budget` s, so that the extras never hold the probe past its source's deadline."""
+    deadline = _deadline(budget)
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout_at(deadline):
             version = str(await scalar(driver, "CALL dbms.components() YIELD versions, edition "
                                                "RETURN versions[0] + ' ' + edition") or "")
             databases = tuple(sorted({r["name"] for r in await rows(driver, "SHOW DATABASES YIELD name",
                                                                       database="system")}))
     except FAILURES:
         return ServerFacts()
-    memory = await _memory_settings(driver, timeout)
+    memory = await _memory_settings(driver, deadline)
     return ServerFacts(version, databases, memory.get("heap", ""), memory.get("pagecache", ""),
-                       await _store_bytes(driver, timeout))
+                       await _store_bytes(driver, deadline))
 
 
-async def _memory_settings(driver: neo4j.AsyncDriver, timeout: float) -> dict[str, str]:
+async def _memory_settings(driver: neo4j.AsyncDriver, deadline: float) -> dict[str, str]:
     for query in SETTINGS_QUERIES:
+        if _passed(deadline):
+            break
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout_at(deadline):
                 found = await rows(driver, query, names=list(SETTINGS))
         except FAILURES:
             continue
@@ -85,10 +99,12 @@ async def _memory_settings(driver: neo4j.AsyncDriver, timeout: float) -> dict[st
     return {}
 
 
-async def _store_bytes(driver: neo4j.AsyncDriver, timeout: float) -> int | None:
+async def _store_bytes(driver: neo4j.AsyncDriver, deadline: float) -> int | None:
     """APOC's store size, where APOC is installed; else the job's report says it."""
+    if _passed(deadline):
+        return None
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout_at(deadline):
             value = await scalar(driver, "CALL apoc.monitor.store() YIELD totalStoreSize RETURN totalStoreSize")
         return int(value) if value is not None else None  # type: ignore[call-overload]
     except FAILURES:

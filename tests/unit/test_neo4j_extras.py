@@ -4,6 +4,8 @@ answers as Neo4j documents them. FalkorDB's side runs for real in the sandbox te
 
 from __future__ import annotations
 
+import asyncio
+
 import neo4j
 import pytest
 
@@ -46,6 +48,8 @@ class ScriptedDriver:
                 answer = next((a for key, a in driver.answers.items() if query.startswith(key)), None)
                 if isinstance(answer, Exception):
                     raise answer
+                if answer == "hang":
+                    await asyncio.sleep(3600)
                 return Result(answer or [])
         return Session()
 
@@ -59,7 +63,7 @@ NEO4J_5 = {"CALL dbms.components": [{"v": "5.26.0 community"}],
 
 
 async def test_neo4j_5_reports_heap_page_cache_and_store_size():
-    facts = await server_facts(ScriptedDriver(NEO4J_5), timeout=1)  # type: ignore[arg-type]
+    facts = await server_facts(ScriptedDriver(NEO4J_5), budget=1)  # type: ignore[arg-type]
     assert (facts.version, facts.databases) == ("5.26.0 community", ("neo4j", "system"))
     assert (facts.heap, facts.pagecache, facts.store_bytes) == ("31g", "auto", 18_200_000_000)
 
@@ -69,17 +73,22 @@ async def test_neo4j_4_falls_back_to_list_config_and_apoc_may_be_missing():
                "CALL dbms.listConfig": [{"name": "dbms.memory.heap.max_size", "value": "8g"},
                                         {"name": "dbms.memory.pagecache.size", "value": "12g"}],
                "CALL apoc.monitor.store": UNKNOWN}
-    facts = await server_facts(ScriptedDriver(answers), timeout=1)  # type: ignore[arg-type]
+    facts = await server_facts(ScriptedDriver(answers), budget=1)  # type: ignore[arg-type]
     assert (facts.heap, facts.pagecache, facts.store_bytes) == ("8g", "12g", None)
 
 
 @pytest.mark.parametrize("failure", [neo4j.exceptions.DatabaseError("An unknown error occurred"), TimeoutError()])
 async def test_a_server_without_dbms_components_is_asked_nothing_more(failure):
     driver = ScriptedDriver({"CALL dbms.components": failure})
-    facts = await server_facts(driver, timeout=1)  # type: ignore[arg-type]
+    facts = await server_facts(driver, budget=1)  # type: ignore[arg-type]
     assert facts.version == "" and facts.heap == "" and driver.asked == ["CALL dbms.components()"]
 
 
 async def test_counts_that_fail_are_unknown_not_zero():
     driver = ScriptedDriver({"MATCH (n)": [{"c": 12}], "MATCH ()-[r]->()": UNKNOWN})
-    assert await counts(driver, timeout=1) == (12, None)  # type: ignore[arg-type]
+    assert await counts(driver, budget=1) == (12, None)  # type: ignore[arg-type]
+
+
+async def test_a_server_that_hangs_on_an_extra_leaves_it_unknown_within_the_budget():
+    facts = await server_facts(ScriptedDriver({**NEO4J_5, "SHOW SETTINGS": "hang"}), budget=0.2)  # type: ignore[arg-type]
+    assert facts.version == "5.26.0 community" and (facts.heap, facts.store_bytes) == ("", None)

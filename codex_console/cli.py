@@ -5,6 +5,7 @@
     codex-console serve status|start|stop|requeue|restart|restart-neo4j|resubmit|render [--yes] [--json]
     codex-console tunnel start|stop|status [--json]
     codex-console logs [-f] [-n N]       codex-console bench [--json]
+    codex-console bench --neo4j [--uri BOLT] [--seed N] [--runs N] [--json]   Cypher queries: p50/p95, rows/s
     codex-console config show [--json] [--toml] [--show-secrets]
     codex-console login                  (OpenSSH transport: open the master connection once)
     codex-console report [--since 7d] [--json]   availability and incidents from the check history
@@ -41,7 +42,9 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    p = Parser(prog="codex-console", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # No abbreviations: `bench --neo4j` must not read as an abbreviated --neo4j-warn or --neo4j-crit.
+    p = Parser(prog="codex-console", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+               allow_abbrev=False)
     p.add_argument("--version", action="version", version=f"codex-console {__version__}")
     p.add_argument("--config", help="config file (default: $XDG_CONFIG_HOME/codex-console/config.toml,"
                    " else the sandbox's)")
@@ -78,8 +81,14 @@ def build_parser() -> Parser:
     logs = sub.add_parser("logs", help="the service job's log")
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("-n", "--lines", type=int, default=100)
-    bench = sub.add_parser("bench", help="benchmark the embed server (texts/s per batch size)")
+    bench = sub.add_parser("bench", help="benchmark the embed server (texts/s per batch size), or Neo4j")
     bench.add_argument("--json", action="store_true", dest="sub_json")
+    bench.add_argument("--neo4j", action="store_true", help="Neo4j instead: neo4j.bench_queries, p50/p95 and rows/s")
+    bench.add_argument("--uri", default="", help="with --neo4j: this Bolt address (as the login node reaches it) "
+                       "instead of the job's, e.g. a Neo4j on the login node to compare with")
+    bench.add_argument("--seed", type=int, default=0, metavar="N", help="with --neo4j: a test graph of about N "
+                       "nodes for the run (label CodexBench), removed after; for an empty graph")
+    bench.add_argument("--runs", type=int, default=None, metavar="N", help="with --neo4j: neo4j.bench_runs")
     cfg = sub.add_parser("config", help="the effective settings and where each came from")
     cfg.add_argument("action", choices=["show"])
     cfg.add_argument("--json", action="store_true", dest="sub_json")

@@ -32,8 +32,8 @@ from .config_schema import (
 )
 from .protocol import SIGNAL_EARLY, shortest_lead, signal_lead
 
-__all__ = ["Config", "ConfigError", "LoginConfig", "SlurmConfig", "ServicesConfig", "Neo4jConfig", "TunnelsConfig",
-           "PollConfig", "ThresholdsConfig", "UiConfig", "load", "to_toml", "seconds"]
+__all__ = ["Config", "ConfigError", "LoginConfig", "SlurmConfig", "ServicesConfig", "TunnelsConfig",
+           "PollConfig", "ThresholdsConfig", "UiConfig", "Neo4jConfig", "load", "to_toml", "seconds"]
 
 ENV_PREFIX = "CODEX_CONSOLE_"
 SANDBOX_CONFIG = Path(os.environ.get("CODEX_SANDBOX_DIR", "/var/lib/codex-sandbox")) / "config.toml"
@@ -55,6 +55,7 @@ class Config:
     poll: PollConfig = field(default_factory=PollConfig)
     thresholds: ThresholdsConfig = field(default_factory=ThresholdsConfig)
     ui: UiConfig = field(default_factory=UiConfig)
+    neo4j: Neo4jConfig = field(default_factory=Neo4jConfig)
     path: Path | None = None
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -83,6 +84,8 @@ class Config:
                              self.sources.get(f"{name}.{f.name}", "default"))
         if not self.slurm.partitions:
             raise ConfigError("slurm.partitions: at least one partition is needed")
+        if not self.neo4j.bench_queries:
+            raise ConfigError("neo4j.bench_queries: at least one query is needed")
         lead, stop = seconds(self.services.rollover_lead), self.services.stop_timeout
         if 0 < lead < shortest_lead(stop):
             raise ConfigError(

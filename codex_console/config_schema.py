@@ -82,14 +82,6 @@ class ServicesConfig:
 
 
 @dataclass
-class Neo4jConfig:
-    """Neo4j's memory (heap initial = max, and page cache), "" = sized from the job's memory."""
-
-    heap: str = setting("", pattern=r"(\d+[kmgKMG]?)?")
-    pagecache: str = setting("", pattern=r"(\d+[kmgKMG]?)?")
-
-
-@dataclass
 class TunnelsConfig:
     embed_local_port: int = setting(18765, **PORT)
     bolt_local_port: int = setting(17687, **PORT)
@@ -129,6 +121,37 @@ class UiConfig:
     chart_window: str = setting("5m", choices=("5m", "1h", "24h"))
 
 
-SECTIONS = {"login": LoginConfig, "slurm": SlurmConfig, "services": ServicesConfig, "neo4j": Neo4jConfig,
+# A benchmark query: an optional `label: ` and Cypher; `$id` is given node ids sampled from the graph.
+# Each runs on real Neo4j (5.x and 4.x) and on FalkorDB's Cypher (the sandbox's Bolt server).
+BENCH_QUERIES = [
+    "point: MATCH (n) WHERE id(n) = $id RETURN n",
+    "2-hop: MATCH (n)--()--(m) WHERE id(n) = $id RETURN count(m) AS reached",
+    "aggregate: MATCH (n) RETURN labels(n)[0] AS label, count(*) AS nodes ORDER BY nodes DESC",
+]
+
+
+@dataclass
+class Neo4jConfig:
+    """Neo4j operations: its memory, dumps by the job (see codex_console/node/neo4j_dump.py) and the
+    query benchmark.
+
+    `admin_command` is the `neo4j-admin` prefix, split like a shell would (quotes, `$VAR`, `~`), never
+    run through a shell; `database dump ... --to-path=<dump_dir>/<UTC time>` follows it. With apptainer
+    the dump directory is reached at the same path inside the image: apptainer binds $HOME by default,
+    so a `dump_dir` under $HOME needs nothing; elsewhere add `--bind <dir>` to `admin_command`.
+    """
+
+    dump_dir: str = setting("~/neo4j/dumps", pattern=r"[A-Za-z0-9_./%+~$-]{1,512}")
+    dump_every: str = setting("24h", pattern=DURATION)  # "0": no scheduled dumps
+    dump_keep: int = setting(7, min=1, max=1000)  # complete dumps kept; older ones are removed
+    admin_command: str = setting(
+        "apptainer exec --bind $HOME/neo4j/data:/data $HOME/neo4j/neo4j.sif neo4j-admin")
+    bench_queries: list[str] = setting(BENCH_QUERIES, pattern=r"(?s)([A-Za-z0-9_.-]{1,32}: )?\S.{0,4000}")
+    bench_runs: int = setting(20, min=1, max=10000)  # times each query runs (after one warm-up)
+    heap: str = setting("", pattern=r"(\d+[kmgKMG]?)?")  # initial = max; "": sized from the job's memory
+    pagecache: str = setting("", pattern=r"(\d+[kmgKMG]?)?")  # "": what the heap and the system leave
+
+
+SECTIONS = {"login": LoginConfig, "slurm": SlurmConfig, "services": ServicesConfig,
             "tunnels": TunnelsConfig, "poll": PollConfig, "thresholds": ThresholdsConfig,
-            "ui": UiConfig}
+            "ui": UiConfig, "neo4j": Neo4jConfig}

@@ -236,9 +236,26 @@ class EmbedHealth(ServiceHealth):
 
 @dataclass(frozen=True, kw_only=True)
 class Neo4jHealth(ServiceHealth):
-    server: str = ""
-    version: str = ""
+    server: str = ""  # the Bolt agent ("Neo4j/5.26.0"; FalkorDB says "Neo4j/5.13.0" too)
+    version: str = ""  # "5.26.0 community": only a real Neo4j answers dbms.components()
     databases: tuple[str, ...] = ()
+    # The graph's health: optional extras, each None or "" when not known (N/A on the panel). The
+    # probe fills what the server says; the job's report (endpoints JSON) may fill the rest.
+    nodes: int | None = None
+    relationships: int | None = None
+    heap: str = ""  # max heap in use, as configured ("31g"; "auto" when Neo4j sizes it)
+    pagecache: str = ""  # page cache size in use
+    store_bytes: int | None = None  # the store's size on disk
+    last_dump: float | None = None  # epoch of the newest complete dump
+
+    @property
+    def is_neo4j(self) -> bool:
+        return " " in self.version
+
+    @property
+    def server_label(self) -> str:
+        """`Neo4j 5.26.0 community`, or the agent of a Bolt server that is not Neo4j (or did not say)."""
+        return f"Neo4j {self.version}" if self.is_neo4j else (self.server or "Bolt server")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -260,3 +277,17 @@ class BenchPoint:
     batch_size: int
     texts_per_s: float
     seconds: float
+
+
+@dataclass(frozen=True)
+class QueryPoint:
+    """One benchmark query, run `runs` times after a warm-up: latency percentiles and rows/s."""
+
+    label: str
+    query: str
+    runs: int
+    p50_ms: float | None
+    p95_ms: float | None
+    rows_per_s: float | None
+    rows: int  # rows per run (the last run's)
+    error: str = ""  # why it could not be measured

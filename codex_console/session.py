@@ -8,8 +8,9 @@ from typing import AsyncIterator, Callable
 
 from .backends.bench import Progress
 from .backends.cluster import Cluster
+from .backends.graph_bench import QueryProgress
 from .backends.poller import Source
-from .bench_log import BenchRun
+from .bench_log import BenchRun, GraphBenchRun
 from .config import Config
 from .models import Job
 from .operations import Operation, Outcome, Plan, perform
@@ -54,6 +55,9 @@ class ConsoleSession:
 
     async def benchmark(self, progress: Progress | None = None) -> BenchRun:
         return await self._cluster.benchmark(progress)
+
+    async def graph_benchmark(self, progress: QueryProgress | None = None, seed: int = 0) -> GraphBenchRun:
+        return await self._cluster.graph_benchmark(progress, seed=seed)
 
     async def follow_log(self, lines: int = 500) -> AsyncIterator[str]:
         """The job log's last lines, then every line appended (tail -F: across rotation)."""

@@ -18,6 +18,7 @@ import httpx
 from . import bench_log, deploy, history, report, watchdog
 from . import config as config_mod
 from .backends.cluster import Cluster
+from .backends.graph_bench import EmptyGraph
 from .backends.poller import Waiting
 from .backends.runner import RemoteError
 from .backends.tunnels import TunnelError
@@ -124,7 +125,7 @@ def dispatch(cfg: Config, args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_run(cfg, args))
     except (RemoteError, Waiting, NotPossible, OperationFailed, ConfigError, TunnelError, OSError,
-            httpx.HTTPError) as exc:
+            httpx.HTTPError, EmptyGraph) as exc:
         print(f"codex-console: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -219,6 +220,12 @@ async def logs(cluster: Cluster, args: argparse.Namespace) -> int:
 
 async def bench(cluster: Cluster, args: argparse.Namespace) -> int:
     as_json = _json(args)
+    if args.neo4j:
+        from .graph_bench_command import graph_bench
+
+        return await graph_bench(cluster, args)
+    if args.uri or args.seed or args.runs:
+        raise ConfigError("--uri, --seed and --runs go with --neo4j")
 
     def progress(done: int, total: int, point) -> None:
         if not as_json:

@@ -10,15 +10,17 @@ import asyncio
 import logging
 import shlex
 import time
+from urllib.parse import urlsplit
 
 from .. import bench_log, history
-from ..bench_log import BenchRun
+from ..bench_log import BenchRun, GraphBenchRun
 from ..config import Config
 from .bench import Progress, run_benchmark
 from .connect import make_runner
 from .embed import EmbedProbe
 from .endpoints import EndpointsReader
 from .gpu import GpuClient, GpuStream
+from .graph_bench import QueryProgress, run_graph_benchmark
 from .login_auth import Prompter
 from .neo4j import Auth, Neo4jProbe
 from .poller import Waiting
@@ -101,11 +103,35 @@ class Cluster:
             raise Waiting("no embed server to benchmark")
         health = self.sources.embed.reading.fresh_value or await self.embed.probe(ep.embed_url)
         points = await run_benchmark(self.embed, ep.embed_url, progress=progress)
-        path = "direct (on the login node)" if self.cfg.login.local else f"ssh forward via {self.cfg.login.host}"
         run = BenchRun(time.time(), health.model or "?", health.device or "?", health.dimension, "/embed",
-                       path, tuple(points))
+                       self.route, tuple(points))
         bench_log.save(run)
         return run
+
+    async def graph_benchmark(self, progress: QueryProgress | None = None, *, uri: str = "", seed: int = 0,
+                              runs: int | None = None) -> GraphBenchRun:
+        """The configured Cypher queries against the job's Neo4j (or `uri`), labelled with the
+        server, the node it runs on and the path, and remembered in the benchmark log."""
+        if not uri:
+            ep = self.sources.endpoints.reading.value or await self.endpoints_reader.read()
+            uri = ep.neo4j_uri
+        if not uri:
+            raise Waiting("no Neo4j to benchmark: no NEO4J_URI in the endpoints file (or give a Bolt address)")
+        health = await self.neo4j.probe(uri)  # what the server is; warms the driver the queries use
+        runs = runs or self.cfg.neo4j.bench_runs
+        result = await run_graph_benchmark(await self.neo4j.driver(uri), list(self.cfg.neo4j.bench_queries), runs,
+                                           seed=seed, progress=progress)
+        host = urlsplit(uri).hostname or "?"
+        node = self.cfg.login.host if host in ("localhost", "127.0.0.1", "::1") else host  # as the login node sees it
+        run = GraphBenchRun(time.time(), health.server_label, node, self.route, runs, result.nodes, result.seeded,
+                            result.points)
+        bench_log.save(run)
+        return run
+
+    @property
+    def route(self) -> str:
+        """How a benchmark's requests travel to the node."""
+        return "direct (on the login node)" if self.cfg.login.local else f"ssh forward via {self.cfg.login.host}"
 
     @property
     def history_file(self) -> str:

@@ -1,4 +1,5 @@
-"""Neo4j health over Bolt: a `RETURN 1` round trip with a deadline; version and databases if Neo4j."""
+"""Neo4j health over Bolt: a `RETURN 1` round trip with a deadline; then the graph's counts, and
+version, databases, memory settings and store size when the server is Neo4j (see `neo4j_extras.py`)."""
 
 from __future__ import annotations
 
@@ -10,20 +11,31 @@ from urllib.parse import urlsplit
 import neo4j
 
 from ..models import Neo4jHealth
+from .neo4j_extras import ServerFacts, counts, scalar, server_facts
 from .runner import Runner, ServiceDown
 
 Auth = tuple[str, str] | None
 AuthSource = Callable[[], Awaitable[Auth]]
+FACTS_TTL = 300.0  # seconds a server's version, settings and store size are kept before asking again
+FACTS_RETRY = 60.0  # ... and when it did not say (not Neo4j, or no answer in time)
+FACTS_BUDGET, COUNTS_BUDGET = 3.0, 1.5  # seconds at most for the extras, well within the source's deadline
 
 
 class Neo4jProbe:
     """Probes Neo4j through the login node; raises ServiceDown when it cannot."""
 
-    def __init__(self, runner: Runner, auth: AuthSource | None = None, timeout: float = 5.0) -> None:
+    def __init__(self, runner: Runner, auth: AuthSource | None = None, timeout: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.runner = runner
         self.auth = auth
         self.timeout = timeout
+        self.clock = clock
         self._drivers: dict[str, neo4j.AsyncDriver] = {}
+        self._facts: dict[str, tuple[float, ServerFacts]] = {}  # per target: when asked, what it said
+
+    async def driver(self, uri: str) -> neo4j.AsyncDriver:
+        """The driver the probe uses for `uri` (through the login node): the benchmark runs on it."""
+        return await self._driver(uri)
 
     async def _driver(self, uri: str) -> neo4j.AsyncDriver:
         parts = urlsplit(uri)
@@ -59,39 +71,30 @@ class Neo4jProbe:
         async with asyncio.timeout(timeout):
             driver = await self._driver(uri)
             start = time.perf_counter()
-            value = await self._scalar(driver, "RETURN 1 AS ok")
+            value = await scalar(driver, "RETURN 1 AS ok")
             latency = (time.perf_counter() - start) * 1000
             if value != 1:
                 raise ValueError(f"RETURN 1 returned {value!r}")
             info = await driver.get_server_info()
-        version, databases = await self._extras(driver)
+        facts = await self._server_facts(uri, driver)
+        nodes, relationships = await counts(driver, min(COUNTS_BUDGET, self.timeout))
         return Neo4jHealth(url=uri, ready=True, latency_ms=latency, server=info.agent,
-                           version=version or info.agent.partition("/")[2], databases=databases)
+                           version=facts.version or info.agent.partition("/")[2], databases=facts.databases,
+                           nodes=nodes, relationships=relationships, heap=facts.heap, pagecache=facts.pagecache,
+                           store_bytes=facts.store_bytes)
 
-    @staticmethod
-    async def _scalar(driver: neo4j.AsyncDriver, query: str, database: str | None = None) -> object:
-        # An auto-commit query: execute_query() would retry for 30 s, hiding a dead server.
-        async with driver.session(database=database) as session:
-            record = await (await session.run(query)).single()
-            return record[0] if record else None
-
-    async def _extras(self, driver: neo4j.AsyncDriver) -> tuple[str, tuple[str, ...]]:
-        """Neo4j-only procedures; other Bolt servers (FalkorDB) fail them, which is fine."""
-        try:
-            async with asyncio.timeout(self.timeout):
-                version = await self._scalar(
-                    driver, "CALL dbms.components() YIELD versions, edition "
-                            "RETURN versions[0] + ' ' + edition")
-                async with driver.session(database="system") as session:
-                    dbs = [r["name"] async for r in await session.run("SHOW DATABASES YIELD name")]
-                return str(version or ""), tuple(sorted(set(dbs)))
-        except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError, TimeoutError,
-                KeyError, IndexError):
-            return "", ()
+    async def _server_facts(self, uri: str, driver: neo4j.AsyncDriver) -> ServerFacts:
+        """Neo4j-only procedures, asked every FACTS_TTL s; other Bolt servers (FalkorDB) fail them."""
+        asked = self._facts.get(uri)
+        if asked is None or self.clock() - asked[0] > (FACTS_TTL if asked[1].version else FACTS_RETRY):
+            asked = (self.clock(), await server_facts(driver, min(FACTS_BUDGET, self.timeout)))
+            self._facts[uri] = asked
+        return asked[1]
 
     async def _reset(self) -> None:
         """Drop cached drivers: after a failure the next probe reconnects from scratch."""
         drivers, self._drivers = list(self._drivers.values()), {}
+        self._facts.clear()
         for driver in drivers:
             await driver.close()
 

@@ -16,7 +16,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from .. import bench_log
-from ..bench_log import BenchRun
+from ..bench_log import BenchRun, GraphBenchRun
 from ..models import Job
 from ..operations import OPERATIONS, NotPossible, Operation, operation
 from ..readings import Reading
@@ -26,11 +26,12 @@ from .messages import ReadingArrived
 from .screens.bench import BenchScreen
 from .screens.confirm import ConfirmScreen
 from .screens.dashboard import DashboardScreen
+from .screens.graph_bench import GraphBenchScreen
 from .screens.help import HelpScreen
 from .screens.log import LogScreen
 from .widgets.panel import SourcePanel
 
-GATED = {"operation", "bench"}  # disabled in read-only mode
+GATED = {"operation", "bench", "graph_bench"}  # disabled in read-only mode
 WINDOWS = ("5m", "1h", "24h")
 
 
@@ -51,6 +52,7 @@ class CodexApp(App):
         self.wallclock = wallclock
         self.readings: dict[str, Reading] = {}
         self.bench_runs: list[BenchRun] | None = None  # read from the benchmark log when first shown
+        self.graph_runs: list[GraphBenchRun] | None = None  # the same, for Neo4j's queries
         self.sub_title = where
 
     def get_default_screen(self) -> Screen:
@@ -149,6 +151,14 @@ class CodexApp(App):
             run = self.session.benchmark if self.session is not None else _offline
             self.push_screen(BenchScreen(run, self.bench_runs, self.readonly))
 
+    def action_graph_bench(self) -> None:
+        if self.graph_runs is None:
+            self.graph_runs = bench_log.load_graph()
+        if self.session is not None or self.graph_runs:
+            run = self.session.graph_benchmark if self.session is not None else _offline
+            queries = len(self.session.config.neo4j.bench_queries) if self.session is not None else 3
+            self.push_screen(GraphBenchScreen(run, self.graph_runs, queries, self.readonly))
+
     def action_window(self) -> None:
         self.window = WINDOWS[(WINDOWS.index(self.window) + 1) % len(WINDOWS)] if self.window in WINDOWS else "5m"
         self.notify(f"charts: last {self.window}", timeout=2)
@@ -157,5 +167,5 @@ class CodexApp(App):
                 panel.redraw()
 
 
-async def _offline(progress: object) -> BenchRun:
+async def _offline(*args: object) -> BenchRun:
     raise RuntimeError("no connection to the cluster")

@@ -27,7 +27,7 @@ FIRST = (  # always visible, even at 80 columns: the footer keeps the first bind
 )
 LAST = (
     Key("l", "log", "Log", "The job log, following"),
-    Key("b", "bench", "Bench", "Benchmark the embed server"),
+    Key("b", "bench", "Bench", "Benchmark the embed server (there, n: Neo4j's queries)"),
     Key("w", "window", "Window", "Chart window: 5 min, 1 h, 24 h"),
     Key("ctrl+r", "refresh", "Refresh", "Poll everything now", "^r"),
     Key("colon", "command_palette", "Palette", "Every action by name", ":"),

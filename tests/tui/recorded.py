@@ -46,7 +46,9 @@ def recorded_readings(stale_neo4j: bool = False) -> dict[str, Reading]:
                           texts=90000.0 + 900 * i, errors=0.0, rejected=float(i // 10))
               for i, lat in enumerate(latencies)]
     neo4js = [Neo4jHealth(url=f"bolt://{NODE}:7687", ready=True, latency_ms=lat / 5, server="Neo4j/5.26.0",
-                          version="5.26.0 community", databases=("neo4j", "system")) for lat in latencies]
+                          version="5.26.0 community", databases=("neo4j", "system"), nodes=1_234_567,
+                          relationships=4_567_890, heap="31g", pagecache="160g", store_bytes=18_200_000_000,
+                          last_dump=WALL - 3 * 3600) for lat in latencies]
     gpu_history = _history(gpu_samples, [GpuReport(NODE, tuple(
         type(g)(**{**g.__dict__, "utilization": float(50 + (i * 13) % 50)}) for g in report.gpus))
         for i in range(30)])

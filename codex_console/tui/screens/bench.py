@@ -28,7 +28,8 @@ def run_label(run: BenchRun) -> str:
 
 
 class BenchScreen(Screen):
-    BINDINGS = [("escape,b", "app.pop_screen", "Back"), ("enter", "run", "Run again")]
+    BINDINGS = [("escape,b", "app.pop_screen", "Back"), ("enter", "run", "Run again"),
+                ("n", "app.graph_bench", "Neo4j queries")]
     DEFAULT_CSS = """
     BenchScreen #bench-top { height: 3; }
     BenchScreen ProgressBar { width: 50; }

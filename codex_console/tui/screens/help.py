@@ -34,10 +34,11 @@ class HelpScreen(ModalScreen[None]):
         super().__init__()
         from .bench import BenchScreen
         from .confirm import ConfirmScreen
+        from .graph_bench import GraphBenchScreen
         from .log import LogScreen
 
         self.sections = [("Dashboard", app_key_rows()), ("Job log (l)", key_rows(LogScreen)),
-                         ("Benchmark (b)", key_rows(BenchScreen)),
+                         ("Benchmark (b)", key_rows(BenchScreen)), ("Neo4j queries (b, n)", key_rows(GraphBenchScreen)),
                          ("Confirmation", key_rows(ConfirmScreen)), ("This help", key_rows(HelpScreen))]
         self.readonly = readonly
 

@@ -8,7 +8,8 @@ from textual.widgets import Static
 
 from ...models import EmbedHealth, Neo4jHealth, ServiceHealth
 from ...readings import History, Reading, percentile
-from ..format import num
+from ...units import human_bytes, human_count
+from ..format import NA, age, num
 from .chart import Line, TimeChart
 from .panel import SourcePanel
 
@@ -78,7 +79,10 @@ class Neo4jPanel(ServicePanel):
 
     def describe(self, health: Neo4jHealth, latencies: list[float]) -> Text:  # type: ignore[override]
         # Neo4j reports "5.26.0 community"; other Bolt servers only their agent string.
-        label = f"Neo4j {health.version}" if " " in health.version else health.server
         dbs = f"  dbs: {', '.join(health.databases)}" if health.databases else ""
+        dumped = "N/A" if health.last_dump is None else age(self.wallclock() - health.last_dump) + " ago"
         return Text.assemble(("HEALTHY", "bold green"),
-                             f"  RETURN 1 in {num(health.latency_ms, '{:.1f}', ' ms')}\n", label + dbs)
+                             f"  RETURN 1 in {num(health.latency_ms, '{:.1f}', ' ms')}\n", health.server_label + dbs,
+                             f"\n{human_count(health.nodes)} nodes {human_count(health.relationships)} rels"
+                             f"  store {human_bytes(health.store_bytes)}",
+                             f"\ndump {dumped}  heap {health.heap or NA}  cache {health.pagecache or NA}")

@@ -35,7 +35,7 @@ def test_the_section_loads_from_a_file_and_shows_with_its_sources(tmp_path):
     ("neo4j.bench_runs", "many", "neo4j.bench_runs = 'many': expected an integer"),
     ("neo4j.bench_queries", " ", "neo4j.bench_queries: at least one query"),
     ("neo4j.dump_dir", "dumps; rm -rf ~", "neo4j.dump_dir"),
-    ("neo4j.heap", "4g", "unknown key 'neo4j.heap'"),
+    ("neo4j.heap", "4 GB", "neo4j.heap = '4 GB': not allowed"), ("neo4j.colour", "blue", "unknown key 'neo4j.colour'"),
 ])
 def test_bad_values_name_the_key(key, value, message):
     with pytest.raises(config.ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):

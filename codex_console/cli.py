@@ -69,8 +69,8 @@ def build_parser() -> Parser:
     serve_ops = [op for op in OPERATIONS if op.group == "serve"]
     serve.add_argument("action", choices=["status", "render", *(op.name for op in serve_ops)],
                        help="; ".join(f"{op.name}: {op.description.lower()}" for op in serve_ops))
-    serve.add_argument("service", nargs="?", default="", help="with restart: the service of the catalogue "
-                       "to restart in place (default: embed)")
+    serve.add_argument("target", nargs="?", default="", help="with restart: the service of the catalogue to "
+                       "restart in place (default: embed); with neo4j-load: the dump (a folder or a .dump file)")
     serve.add_argument("--template", choices=["services", "embed", "neo4j"], help="with render")
     serve.add_argument("--partition", help="with render")
     serve.add_argument("--yes", action="store_true", help="do not ask before a destructive action")

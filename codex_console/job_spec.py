@@ -32,6 +32,10 @@ class JobSpec:
     neo4j_lock: str = ""
     neo4j_heap: str = ""  # "": sized from the job's memory
     neo4j_pagecache: str = ""
+    neo4j_admin_command: str = "neo4j-admin"  # the neo4j-admin prefix (dumps and loads)
+    neo4j_dump_dir: str = "~/neo4j/dumps"
+    neo4j_dump_every: str = "0"  # scheduled dumps ("0": none)
+    neo4j_dump_keep: int = 7
     restart_limit: int = 5
     requeue_limit: int = 3
     requeue_window: int = 86400
@@ -77,6 +81,8 @@ def build(cfg: Config, template: str, api_key_file: str = "") -> JobSpec:
         endpoints_mode=sv.endpoints_mode, group=sv.group,
         api_key_file=api_key_file if api_key_file and api_key_file != "none" else "",
         neo4j_lock=sv.neo4j_lock, neo4j_heap=cfg.neo4j.heap, neo4j_pagecache=cfg.neo4j.pagecache,
+        neo4j_admin_command=cfg.neo4j.admin_command, neo4j_dump_dir=cfg.neo4j.dump_dir,
+        neo4j_dump_every=cfg.neo4j.dump_every, neo4j_dump_keep=cfg.neo4j.dump_keep,
         restart_limit=sv.restart_limit, requeue_limit=sv.requeue_limit, requeue_window=int(seconds(sv.requeue_window)),
         exclude_failed_node=sv.exclude_failed_node, stop_timeout=sv.stop_timeout,
         rollover_lead=int(seconds(sv.rollover_lead)), partitions=tuple(s.partitions), nodes=s.nodes)

@@ -10,6 +10,7 @@ The dashboard's key bindings, its command palette and confirmations, and the CLI
     restart  restart the embed replicas inside the running job, one at a time (no new job);
              `restart SERVICE` any other service of the catalogue
     restart-neo4j   restart Neo4j inside the running job
+    neo4j-dump / neo4j-load PATH   a Neo4j dump now / a dump loaded (the job stops Neo4j for it)
     resubmit cancel every job of the service, then submit a new one (when the node is bad)
     tunnel start / tunnel stop     the tunnel keeper on this machine
 """
@@ -17,55 +18,22 @@ The dashboard's key bindings, its command palette and confirmations, and the CLI
 from __future__ import annotations
 
 import asyncio
-import shlex
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from . import deploy
 from .backends.cluster import Cluster, home_path
-from .backends.runner import ActionInDoubt, RemoteError, Unreachable
-from .backends.slurm import SlurmClient, service_job
+from .backends.runner import RemoteError
+from .backends.slurm import SlurmClient
 from .catalogue import resolve
-from .models import Job, JobState
-from .protocol import DEFAULT_RESTART, NEO4J_RESTART_SIGNAL, RESTART_SIGNAL, request_file
+from .models import Job
+from .neo4j_operations import plan_neo4j_dump, plan_neo4j_load, run_neo4j_request
+from .plans import NotPossible, OperationFailed, Outcome, Plan, Step, execute, job_of, where
+from .protocol import DEFAULT_RESTART, NEO4J_RESTART_SIGNAL, RESTART_SIGNAL, Request, request_file, request_line
 
-
-class NotPossible(RuntimeError):
-    """The operation does not apply now (no job to cancel...); the message says why."""
-
-
-class OperationFailed(RuntimeError):
-    pass
-
-
-@dataclass(frozen=True)
-class Step:
-    argv: tuple[str, ...]
-    stdin: str | None = None  # e.g. the sbatch script
-    local: bool = False  # runs on this machine, not on the login node
-    timeout: float = 60.0
-
-    def show(self) -> str:
-        return shlex.join(self.argv) + (" <services.sbatch" if self.stdin else "")
-
-
-@dataclass(frozen=True)
-class Plan:
-    steps: tuple[Step, ...]
-    summary: str  # what will happen, in words
-    token: str = ""  # a submission's token (its --comment), to find it after a lost answer
-
-    @property
-    def commands(self) -> list[str]:
-        return [s.show() for s in self.steps]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    message: str
-    job_id: str = ""
+__all__ = ["OPERATIONS", "NotPossible", "Operation", "OperationFailed", "Outcome", "Plan", "Step", "operation",
+           "perform"]
 
 
 Planner = Callable[..., Awaitable[Plan]]  # (cluster, jobs) -> Plan; a restart also takes `service`
@@ -82,25 +50,13 @@ class Operation:
     plan: Planner
     run: Runner | None = None  # None: run the plan's steps in order (`execute`)
     group: str = "serve"
-
-
-def _job(jobs: list[Job], *, running: bool = False) -> Job:
-    job = service_job(jobs)
-    if job is None:
-        raise NotPossible("no service job")
-    if running and job.state is not JobState.RUNNING:
-        raise NotPossible(f"job {job.job_id} is {job.state.name.lower()}, not running")
-    return job
-
-
-def _where(job: Job) -> str:
-    return f"job {job.job_id} ({job.state.name.lower()}{' on ' + job.node if job.node else ''})"
+    target: str = ""  # what the CLI may name after it: "service" (restart), "path" (neo4j-load)
 
 
 async def plan_start(cluster: Cluster, jobs: list[Job]) -> Plan:
     alive = [j for j in jobs if j.state.alive]
     if alive:
-        raise NotPossible(f"{_where(alive[-1])} exists already; a second one would only wait (singleton)")
+        raise NotPossible(f"{where(alive[-1])} exists already; a second one would only wait (singleton)")
     return await submission(cluster, "submit the services job")
 
 
@@ -134,32 +90,33 @@ async def plan_stop(cluster: Cluster, jobs: list[Job]) -> Plan:
         raise NotPossible("no service job")
     argv = SlurmClient.cancel_name_argv(cluster.cfg.slurm.job_name, await cluster.slurm.user())
     return Plan((Step(tuple(argv)),), f"cancel every {cluster.cfg.slurm.job_name} job: "
-                + ", ".join(_where(j) for j in alive))
+                + ", ".join(where(j) for j in alive))
 
 
 async def plan_requeue(cluster: Cluster, jobs: list[Job]) -> Plan:
-    job = _job(jobs, running=True)
+    job = job_of(jobs, running=True)
     return Plan((Step(tuple(SlurmClient.requeue_argv(job.job_id))),),
-                f"requeue {_where(job)}: it stops, waits about 2 minutes, then starts on a new allocation")
+                f"requeue {where(job)}: it stops, waits about 2 minutes, then starts on a new allocation")
 
 
 def _restart_plan(signal: str, default: str, what: str) -> Planner:
     """A restart in place: the signal alone restarts `default`; another service of the catalogue
     is named in the job's request file first (the supervisor reads it on the signal)."""
     async def plan(cluster: Cluster, jobs: list[Job], service: str = "") -> Plan:
-        job = _job(jobs, running=True)
+        job = job_of(jobs, running=True)
         steps: tuple[Step, ...] = ()
         if service and service != default:
             names = [s.name for s in resolve(cluster.cfg.services, cluster.cfg.slurm, cluster.cfg.catalogue)]
             if service not in names:
                 raise NotPossible(f"no service {service!r} in the catalogue ({', '.join(names)})")
             path = home_path(request_file(cluster.cfg.services.endpoints_file, job.job_id))
-            steps = (Step(("sh", "-c", 'umask 077; printf "%s\\n" "$2" >>"$1"', "sh", path, service)),)
+            line = request_line(Request.RESTART, service)
+            steps = (Step(("sh", "-c", 'umask 077; printf "%s\\n" "$2" >>"$1"', "sh", path, line)),)
             what_now = f"restart {service} in place, one instance at a time"
         else:
             what_now = what
         return Plan(steps + (Step(tuple(SlurmClient.signal_argv(job.job_id, signal))),),
-                    f"{what_now} inside {_where(job)}; the job and its allocation stay")
+                    f"{what_now} inside {where(job)}; the job and its allocation stay")
     return plan
 
 
@@ -202,10 +159,15 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("stop", "c", "Stop", "Stop: cancel every job of the service", True, plan_stop),
     Operation("requeue", "r", "Requeue", "Requeue the job (new allocation, same id)", True, plan_requeue),
     Operation("restart", "R", "Restart", "Restart the embed replicas in place, one at a time", True,
-              _restart_plan(RESTART_SIGNAL, DEFAULT_RESTART, "restart the embed replicas one at a time")),
+              _restart_plan(RESTART_SIGNAL, DEFAULT_RESTART, "restart the embed replicas one at a time"),
+              target="service"),
     Operation("restart-neo4j", "N", "Neo4j", "Restart Neo4j in place", True,
               _restart_plan(NEO4J_RESTART_SIGNAL, "neo4j", "restart Neo4j")),
     Operation("resubmit", "X", "Resubmit", "Cancel the job and submit a new one", True, plan_resubmit),
+    Operation("neo4j-dump", "D", "Dump", "Dump Neo4j now (it stops while neo4j-admin runs)", True,
+              plan_neo4j_dump, run_neo4j_request),
+    Operation("neo4j-load", "", "Load", "Load a Neo4j dump, replacing its databases", True,
+              plan_neo4j_load, run_neo4j_request, target="path"),
     Operation("start", "t", "Tunnels", "Open the tunnels (a keeper keeps them up)", False,
               plan_tunnels_open, run_tunnels_open, group="tunnel"),
     Operation("stop", "T", "Close", "Close the tunnels", False, plan_tunnels_close,
@@ -223,41 +185,3 @@ async def perform(cluster: Cluster, op: Operation, plan: Plan) -> Outcome:
     outcome = await (op.run or execute)(cluster, plan)
     cluster.sources.refresh()
     return outcome
-
-
-async def execute(cluster: Cluster, plan: Plan) -> Outcome:
-    job_id = ""
-    for step in plan.steps:
-        try:
-            res = await cluster.runner.run(list(step.argv), input=step.stdin, timeout=step.timeout)
-        except ActionInDoubt:
-            if not plan.token:
-                raise
-            job_id = await _recover(cluster, plan, step)
-            continue
-        if not res.ok:
-            raise OperationFailed(f"{step.argv[0]} failed: {res.error_text()}")
-        if plan.token and step.stdin is not None:
-            job_id = res.stdout.strip().split(";")[0]
-    return Outcome(plan.summary + (f": job {job_id}" if job_id else ""), job_id)
-
-
-async def _recover(cluster: Cluster, plan: Plan, step: Step) -> str:
-    """The connection broke while sbatch ran: ask Slurm whether it took the job before
-    submitting again (and the guard would refuse a duplicate anyway)."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            found = await cluster.slurm.job_with_token(plan.token)
-            break
-        except Unreachable:
-            if time.monotonic() > deadline:
-                raise OperationFailed("the connection broke while sbatch ran and did not come back: "
-                                      "check `squeue --me` before submitting again") from None
-            await asyncio.sleep(1)
-    if found is not None:
-        return found.job_id
-    res = await cluster.runner.run(list(step.argv), input=step.stdin, timeout=60)
-    if not res.ok:
-        raise OperationFailed(f"{step.argv[0]} failed after a reconnect: {res.error_text()}")
-    return res.stdout.strip().split(";")[0]

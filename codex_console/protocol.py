@@ -55,8 +55,30 @@ def state_file(endpoints_file: str, job_id: str, node: str = "") -> str:
 
 
 def request_file(endpoints_file: str, job_id: str) -> str:
-    """Service names to restart in place, one a line; the RESTART_SIGNAL says to read it."""
+    """What the job is asked to do, one request a line; the RESTART_SIGNAL says to read it."""
     return f"{endpoints_file}.job-{job_id}.restart"
+
+
+class Request(str, enum.Enum):
+    """A line of the request file: `<verb> <args>` (a bare service name is a restart)."""
+
+    RESTART = "restart"  # restart NAME: one service in place
+    NEO4J_DUMP = "neo4j-dump"  # neo4j-dump ID: stop Neo4j, dump system and neo4j, start it again
+    NEO4J_LOAD = "neo4j-load"  # neo4j-load ID PATH: stop Neo4j, load the dump at PATH, start it again
+
+
+def request_line(verb: Request, *args: str) -> str:
+    if any(not a or any(c.isspace() for c in a) for a in args):
+        raise ValueError(f"a request's words may hold no spaces: {args!r}")
+    return " ".join((verb.value, *args))
+
+
+def parse_request(line: str) -> tuple[Request, tuple[str, ...]] | None:
+    words = line.split()
+    if not words:
+        return None
+    verb = next((r for r in Request if r.value == words[0]), None)
+    return (verb, tuple(words[1:])) if verb is not None else (Request.RESTART, (words[0],))
 
 
 def requeues_file(endpoints_file: str) -> str:

@@ -157,10 +157,10 @@ async def _run(cfg: Config, args: argparse.Namespace) -> int:
 async def run_operation(cluster: Cluster, op: Operation, args: argparse.Namespace) -> int:
     """The CLI face of an operation: the same plan the dashboard confirms, asked on a terminal."""
     jobs = await cluster.slurm.jobs()
-    service = getattr(args, "service", "")
-    if service and op.name != "restart":
-        raise NotPossible(f"`serve {op.name}` takes no service name (only `serve restart SERVICE` does)")
-    plan = await (op.plan(cluster, jobs, service=service) if service else op.plan(cluster, jobs))
+    target = getattr(args, "target", "")
+    if target and not op.target:
+        raise NotPossible(f"`{op.group} {op.name}` takes nothing after it ({target!r})")
+    plan = await (op.plan(cluster, jobs, target) if op.target else op.plan(cluster, jobs))
     as_json = _json(args)
     if op.destructive and not confirm(plan.summary, plan.commands, args):
         return 1

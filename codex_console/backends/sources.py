@@ -12,6 +12,7 @@ under one deadline (`poller.gather`). Both read the same fetch functions defined
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..history import Summary
@@ -57,6 +58,16 @@ def embed_samples(health: EmbedHealth) -> Samples:
 
 def latency_samples(health: Neo4jHealth) -> Samples:
     return ({"latency_ms": health.latency_ms} if health.latency_ms is not None else {}), {}
+
+
+def with_job_facts(health: Neo4jHealth, ep: Endpoints | None) -> Neo4jHealth:
+    """What the job knows of its Neo4j and the server did not say: the memory it gave it, the
+    last dump."""
+    facts = dict(ep.neo4j) if ep is not None else {}
+    last = facts.get("last_dump_at")
+    return replace(health, heap=health.heap or facts.get("heap", ""),
+                   pagecache=health.pagecache or facts.get("pagecache", ""),
+                   last_dump=float(last) if last else health.last_dump)
 
 
 class Sources:
@@ -128,7 +139,8 @@ class Sources:
         return await self.cluster.embed.probe(self._endpoint("embed_url", "EMBED_URL"))
 
     async def _neo4j(self) -> Neo4jHealth:
-        return await self.cluster.neo4j.probe(self._endpoint("neo4j_uri", "NEO4J_URI"))
+        health = await self.cluster.neo4j.probe(self._endpoint("neo4j_uri", "NEO4J_URI"))
+        return with_job_facts(health, self.endpoints.reading.value)
 
     async def _tunnels(self) -> list[Tunnel]:
         return await asyncio.to_thread(self.cluster.tunnels.status)

@@ -33,6 +33,6 @@ async def run_check(cluster: Cluster, timeout: float | None = None,
     await cluster.sources.gather(timeout)
     snap = snapshot(cluster)
     results = judge(snap, cfg.slurm.job_name, thresholds or Thresholds.from_config(cfg.thresholds),
-                    seconds(cfg.services.rollover_lead))
+                    seconds(cfg.services.rollover_lead), seconds(cfg.neo4j.dump_every))
     return CheckResult(verdict(snap, results), results, time.monotonic() - start, snap.job,
                        snap.endpoints.fresh_value, ssh_connections=cluster.runner.connections_opened)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from ..backends.slurm import service_job
 from ..backends.slurm_parse import duration_seconds
@@ -18,6 +20,7 @@ from ..models import (
     Tunnel,
 )
 from ..protocol import ROLLOVER_COMMENT, HandoverPhase, Key
+from ..node.neo4j_dump import dump_overdue
 from ..readings import Reading
 from .nagios import Perf, Range, State, judge_value, mib_to_mb, worst
 
@@ -164,6 +167,46 @@ def judge_handover(jobs: Reading[list[Job]], endpoints: Reading[Endpoints], lead
     return ProbeResult("handover", State.OK, f"hand-over {said}, {when}")
 
 
+def judge_warnings(endpoints: Reading[Endpoints]) -> ProbeResult | None:
+    """What the job says to fix though it serves (a Neo4j store on a filesystem whose locks it
+    cannot trust): WARNING."""
+    ep = endpoints.fresh_value
+    if ep is None or not ep.warnings:
+        return None
+    return ProbeResult("warnings", State.WARNING, "; ".join(ep.warnings))
+
+
+def judge_dumps(endpoints: Reading[Endpoints], every: float, now: float) -> ProbeResult | None:
+    """WARNING when the newest Neo4j dump (else the job's start) is older than twice neo4j.dump_every."""
+    ep = endpoints.fresh_value
+    if ep is None or every <= 0 or not ep.neo4j_uri:
+        return None
+    facts = dict(ep.neo4j)
+    last = float(facts["last_dump_at"]) if facts.get("last_dump_at") else None
+    started = _epoch(ep.started)
+    age = None if last is None else now - last
+    perf = (Perf("neo4j_dump_age", None if age is None else round(age), "s", f"{2 * every:.0f}", min=0),)
+    if not dump_overdue(now, last if last is not None else started, every):
+        said = f"last Neo4j dump {_span(age)} ago" if age is not None else "no Neo4j dump yet"
+        return ProbeResult("dumps", State.OK, said, perfdata=perf)
+    said = f"last Neo4j dump {_span(age)} ago" if age is not None else "no Neo4j dump since the job started"
+    return ProbeResult("dumps", State.WARNING, f"{said}, more than twice neo4j.dump_every ({_span(every)})",
+                       perfdata=perf)
+
+
+def _epoch(text: str) -> float | None:
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None
+
+
+def _span(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    return f"{seconds / 86400:.1f}d" if seconds >= 2 * 86400 else f"{seconds / 3600:.1f}h"
+
+
 def _minutes(seconds: int) -> str:
     return f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
 
@@ -183,8 +226,11 @@ def judge_tunnels(reading: Reading[list[Tunnel]] | None, th: Thresholds) -> Prob
     return ProbeResult("tunnels", State.OK, f"{len(tunnels)} tunnel(s) up", reading.elapsed)
 
 
-def judge(snapshot: Snapshot, job_name: str, th: Thresholds, lead: float = 0.0) -> list[ProbeResult]:
+def judge(snapshot: Snapshot, job_name: str, th: Thresholds, lead: float = 0.0, dump_every: float = 0.0,
+          now: float | None = None) -> list[ProbeResult]:
+    now = time.time() if now is None else now
     results = [judge_job(snapshot.jobs, job_name, th), judge_handover(snapshot.jobs, snapshot.endpoints, lead),
+               judge_warnings(snapshot.endpoints), judge_dumps(snapshot.endpoints, dump_every, now),
                judge_service("embed", snapshot.embed, snapshot.endpoints, th.embed_warn, th.embed_crit, th),
                judge_service("neo4j", snapshot.neo4j, snapshot.endpoints, th.neo4j_warn, th.neo4j_crit, th),
                judge_gpu(snapshot.gpu, th), judge_tunnels(snapshot.tunnels, th)]

@@ -1,5 +1,5 @@
 """Restarts in place, inside the running job: the services named in the request file (or `embed`)
-on USR1, Neo4j on USR2. One instance at a time, so that the others keep serving: each leaves the
+on USR1, Neo4j on USR2 (the request file also carries Neo4j dumps and loads: `neo4j_ops.py`). One instance at a time, so that the others keep serving: each leaves the
 endpoints file, the tools get DRAIN seconds to re-read it, then it stops and starts again and is
 ready before the next one goes. Neo4j gets its whole stop time."""
 
@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from ..catalogue import Kind
-from ..protocol import DEFAULT_RESTART, InstanceState, request_file
+from ..protocol import DEFAULT_RESTART, InstanceState, Request, parse_request, request_file
 from . import policy
 
 if TYPE_CHECKING:
@@ -20,27 +20,43 @@ State = InstanceState
 
 
 class Restarts:
-    def _requested(self: Supervisor) -> list[str]:
-        """The services named in the request file (taken, so each request counts once); else embed."""
+    def _take_requests(self: Supervisor) -> list[tuple[Request, tuple[str, ...]]]:
+        """The request file's lines (taken, so that each request counts once)."""
         path = request_file(self.endpoints_file, self.job_id)
         try:
             os.rename(path, path + ".taken")
             with open(path + ".taken") as fh:
-                names = [w for w in fh.read().split() if w]
+                lines = fh.read().splitlines()
             os.unlink(path + ".taken")
         except OSError:
-            names = []
-        return list(dict.fromkeys(names)) or [DEFAULT_RESTART]
+            return []
+        return [r for r in map(parse_request, lines) if r is not None]
 
-    def _queue_restart(self: Supervisor, which: list[str]) -> None:
+    def _on_restart_signal(self: Supervisor) -> None:
+        """The request file says what to do: restarts, a Neo4j dump or load; nothing: restart embed."""
+        requests = self._take_requests()
+        names = [args[0] for verb, args in requests if verb is Request.RESTART and args]
+        if names or not requests:
+            self._queue_restart(list(dict.fromkeys(names)) or [DEFAULT_RESTART])
+        for verb, args in requests:
+            if verb is Request.NEO4J_DUMP:
+                self._queue(lambda id=args[0] if args else "": self.neo4j_dump(id))
+            elif verb is Request.NEO4J_LOAD and len(args) >= 2:
+                self._queue(lambda id=args[0], path=args[1]: self.neo4j_load(id, path))
+
+    def _queue(self: Supervisor, work: Callable[[], Awaitable[None]]) -> None:
+        """One thing at a time touches the instances: restarts, dumps and loads wait their turn."""
         previous = self.restarts
 
         async def after_previous() -> None:
             if previous is not None:
                 await asyncio.gather(previous, return_exceptions=True)
-            await self.restart_in_place(which)
+            await work()
 
-        self.restarts = asyncio.get_running_loop().create_task(after_previous(), name="restart-in-place")
+        self.restarts = asyncio.get_running_loop().create_task(after_previous(), name="in-place")
+
+    def _queue_restart(self: Supervisor, which: list[str]) -> None:
+        self._queue(lambda: self.restart_in_place(which))
         if self.workers is not None:
             self.workers.restart(which)
 

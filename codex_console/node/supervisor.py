@@ -23,6 +23,7 @@ from .ending import Ending, JobEnds
 from .files import StateFile, expand, read_json
 from .handover import Handover
 from .instance import Hooks, Instance, command_argv
+from .neo4j_ops import Neo4jOps
 from .neo4j_store import locking_warning, size_memory, store_free
 from .placement import free_block, place
 from .processes import Launcher
@@ -69,7 +70,7 @@ async def default_ready(instance: Instance) -> bool:
     return await http_ready(instance.node, instance.port, instance.spec.health or "/ready")
 
 
-class Supervisor(Ending, Restarts):
+class Supervisor(Ending, Restarts, Neo4jOps):
     def __init__(self, spec: JobSpec, where: Where, parts: Parts) -> None:
         self.spec, self.where, self.parts = spec, where, parts
         self.job_id, self.node = where.job_id, where.node
@@ -90,6 +91,8 @@ class Supervisor(Ending, Restarts):
         self.wake = asyncio.Event()
         self.restarts: asyncio.Task[None] | None = None
         self.workers: Workers | None = None  # on the first node of a job of several
+        self.next_dump_look = 0.0  # monotonic: when the dump schedule is looked at again
+        self.started_at = self.clock.time()
 
     # -- saying things ------------------------------------------------------------------------------
     def log(self, text: str) -> None:
@@ -200,6 +203,7 @@ class Supervisor(Ending, Restarts):
         lock = expand(self.spec.neo4j_lock)
         self.neo4j_info = {"heap": memory.heap, "pagecache": memory.pagecache, "memory": memory.source,
                            "store_lock": lock}
+        self._last_dump_facts()
         warning = locking_warning(lock)
         if warning:
             self.warnings.append(warning)
@@ -262,6 +266,7 @@ class Supervisor(Ending, Restarts):
         await self.handover.tick()
         if self.workers is not None:
             await self.workers.tick()
+        self.schedule_dumps()
 
     async def _signals(self) -> None:
         while self.signals:
@@ -274,6 +279,7 @@ class Supervisor(Ending, Restarts):
                 await self.end("end of time")
             elif self.stopping:
                 self.log(f"{name} ignored: the job is stopping")
-            elif name in ("USR1", "USR2"):
-                which = ["neo4j"] if name == "USR2" else self._requested()
-                self._queue_restart(which)
+            elif name == "USR1":
+                self._on_restart_signal()
+            elif name == "USR2":
+                self._queue_restart(["neo4j"])

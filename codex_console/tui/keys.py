@@ -35,7 +35,7 @@ LAST = (
 
 
 def app_bindings() -> list[Binding]:
-    ops = [Binding(op.key, f"operation('{op.group}', '{op.name}')", op.label) for op in OPERATIONS]
+    ops = [Binding(op.key, f"operation('{op.group}', '{op.name}')", op.label) for op in OPERATIONS if op.key]
     return [k.binding() for k in FIRST] + ops + [k.binding() for k in LAST]
 
 
@@ -49,5 +49,5 @@ def key_name(binding: Binding) -> str:
 def app_key_rows() -> list[tuple[str, str]]:
     """(key, what it does) for the dashboard, operations with their full descriptions."""
     rows = [(k.display or k.key, k.description) for k in FIRST]
-    rows += [(op.key, op.description + (" (asks first)" if op.destructive else "")) for op in OPERATIONS]
+    rows += [(op.key, op.description + (" (asks first)" if op.destructive else "")) for op in OPERATIONS if op.key]
     return rows + [(key_name(k.binding()), k.description) for k in LAST]

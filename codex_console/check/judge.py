@@ -19,8 +19,8 @@ from ..models import (
     ServiceHealth,
     Tunnel,
 )
-from ..protocol import ROLLOVER_COMMENT, HandoverPhase, Key
 from ..node.neo4j_dump import dump_overdue
+from ..protocol import ROLLOVER_COMMENT, HandoverPhase, Key
 from ..readings import Reading
 from .nagios import Perf, Range, State, judge_value, mib_to_mb, worst
 

@@ -97,6 +97,7 @@ class Neo4jOps:
         failed, size = "", 0
         try:
             prefix = admin_prefix(self.spec.neo4j_admin_command, self.parts.env)
+            folder.mkdir(parents=True, exist_ok=True)  # neo4j-admin writes only into a folder that exists
             for database in DATABASES:
                 result = await run_admin(dump_argv(prefix, database, folder), ADMIN_TIMEOUT)
                 size += result.bytes or 0
@@ -104,7 +105,7 @@ class Neo4jOps:
                     failed = f"{database}: {result.message}"
                     break
         except (OSError, ValueError) as exc:
-            failed = str(exc)
+            failed = f"{getattr(exc, 'strerror', None) or exc}: {getattr(exc, 'filename', '') or folder}"
         outage = await self._restarted_neo4j(down)
         took = self.clock.time() - down
         if failed:

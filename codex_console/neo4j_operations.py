@@ -98,9 +98,10 @@ async def plan_neo4j_load(cluster: Cluster, jobs: list[Job], path: str = "") -> 
                        f"{what}; Neo4j stops and Bolt is down while neo4j-admin loads it", request=request)
 
 
-async def run_neo4j_request(cluster: Cluster, plan: Plan, wait: float = REPORT_WAIT) -> Outcome:
+async def run_neo4j_request(cluster: Cluster, plan: Plan, wait: float | None = None) -> Outcome:
     """Send the request, then wait for the job's answer to it (and verify a load)."""
     await execute(cluster, plan)
+    wait = REPORT_WAIT if wait is None else wait
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         await asyncio.sleep(1.0)

@@ -102,6 +102,7 @@ class Key(str, enum.Enum):
     NODES = "NODES"
     STARTED = "STARTED"
     RESTART_COUNT = "RESTART_COUNT"  # Slurm's requeues of this job
+    SERVICE_RESTARTS = "SERVICE_RESTARTS"  # restarts of its services so far (after an exit, or in place)
     LOG_FILE = "LOG_FILE"
     REASON = "REASON"  # why not everything serves, in words
     EVENTS = "EVENTS"  # the supervisor's last few events, `|`-separated

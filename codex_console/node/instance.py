@@ -57,6 +57,7 @@ class Instance:
         self.next_start = 0.0
         self.moving_until = 0.0  # until then readiness is checked ten times a second
         self.misses = 0
+        self.starts = 0
         self._timed_out = False
         self._task: asyncio.Task[None] | None = None
         self._settled = asyncio.Event()  # set on every change of state
@@ -113,6 +114,7 @@ class Instance:
             self._exited(127)
             return False
         self.since, self.misses, self._timed_out = self.clock.monotonic(), 0, False
+        self.starts += 1
         self.hooks.log(f"started {self.name} (pid {self.proc.pid})")
         self._set(State.STARTING, "")
         return True
@@ -205,7 +207,7 @@ class Instance:
         return {"name": self.name, "service": self.spec.name, "node": self.node, "port": self.port,
                 "gpus": list(self.gpus), "url": self.url, "state": self.state.value, "why": self.why,
                 "pid": self.proc.pid if self.proc is not None and self.proc.returncode is None else None,
-                "fails": self.fails, "last_exit": self.last_rc}
+                "fails": self.fails, "last_exit": self.last_rc, "restarts": max(0, self.starts - 1)}
 
 
 def command_argv(spec: ServiceSpec, port: int, host: str, gpus: tuple[str, ...], api_key_file: str) -> list[str]:

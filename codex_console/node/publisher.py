@@ -65,7 +65,9 @@ def render_env(view: View) -> str:
     values: list[tuple[Key, str]] = [
         (Key.EMBED_DOWN, ",".join(view.down())), (Key.JOB_ID, view.job_id), (Key.NODE, view.node),
         (Key.NODES, ",".join(view.nodes) if len(view.nodes) > 1 else ""), (Key.STARTED, view.started),
-        (Key.RESTART_COUNT, str(view.restart_count)), (Key.LOG_FILE, view.log_file), (Key.REASON, view.reason),
+        (Key.RESTART_COUNT, str(view.restart_count)),
+        (Key.SERVICE_RESTARTS, str(sum(int(i.get("restarts") or 0) for i in view.instances))),
+        (Key.LOG_FILE, view.log_file), (Key.REASON, view.reason),
         (Key.EVENTS, "|".join(view.events)), (Key.HANDOVER, handover_text(view.handover)),
         (Key.SUCCESSOR, view.handover.get("successor", "")), (Key.PREDECESSOR, view.handover.get("predecessor", "")),
         (Key.NEO4J_MOVED, view.handover.get("moved_text", "")), (Key.WARNINGS, "|".join(view.warnings))]

@@ -25,7 +25,8 @@ def test_serve_start_status_logs_stop(sandbox, tmp_path):
     path = write_config(cfg, tmp_path / "config.toml")
 
     rendered = cli(path, "serve", "render", "--template", "embed")
-    assert rendered.returncode == 0 and "RUN_NEO4J=0" in rendered.stdout
+    assert rendered.returncode == 0 and '"template":"embed"' in rendered.stdout  # no Neo4j in it
+    assert '"kind":"neo4j"' not in rendered.stdout and '"kind":"embed"' in rendered.stdout
     assert subprocess.run(["bash", "-n"], input=rendered.stdout, text=True).returncode == 0
 
     first = json.loads(cli(path, "serve", "start", "--json").stdout)

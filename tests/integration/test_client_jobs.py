@@ -51,7 +51,12 @@ async def test_2000_texts_while_one_of_two_replicas_is_killed_halfway(sandbox, t
     cluster = Cluster(cfg)
     cleanup_jobs.append(cluster)
     ep = await wait_endpoints(cfg, await submit(cluster))
-    assert len(ep.embed_urls) == 2
+
+    async def both() -> bool:  # the file lists a replica as soon as it is ready: the second may follow
+        return len(read_endpoints(cfg).embed_urls) == 2
+
+    assert await wait_for(both, 60), read_endpoints(cfg)
+    ep = read_endpoints(cfg)
     texts, killed = corpus(2000), []
 
     def kill_the_second_halfway(done: int, total: int) -> None:

@@ -13,14 +13,14 @@ async def test_every_operation_is_in_the_palette_and_the_help():
     app = recorded_app()
     async with app.run_test(size=(100, 30)) as pilot:
         titles = {c.title for c in app.get_system_commands(app.screen)}
-        for op in OPERATIONS:
-            assert op.description in titles
+        for op in OPERATIONS:  # a load names its dump: the CLI's alone
+            assert (op.description in titles) == bool(op.key) and (op.key or op.target == "path")
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         rows = dict(app.screen.sections[0][1])
         assert rows["?"].startswith("Every key") and rows["q"].startswith("Quit") and ":" in rows
         for op in OPERATIONS:
-            assert rows[op.key].startswith(op.description)
+            assert not op.key or rows[op.key].startswith(op.description)
         assert "question_mark" not in str(app.screen.sections)
 
 

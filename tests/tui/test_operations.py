@@ -13,7 +13,9 @@ import pytest
 from codex_console.backends.cluster import Cluster
 from codex_console.backends.runner import LocalRunner
 from codex_console.backends.tunnels import TunnelManager
-from codex_console.operations import OPERATIONS, Operation
+from codex_console import neo4j_operations
+from codex_console.neo4j_operations import run_neo4j_request
+from codex_console.operations import OPERATIONS, Operation, operation
 from codex_console.session import ConsoleSession
 from codex_console.subcommands import run_operation
 from codex_console.tui.app import CodexApp
@@ -71,9 +73,9 @@ def needs_job(op: Operation) -> bool:
     return op.group == "serve" and op.name != "start"
 
 
-async def sleeper(cluster: Cluster) -> str:
+async def sleeper(cluster: Cluster, script: str = "#!/bin/sh\nsleep 300\n") -> str:
     res = await cluster.runner.run(["sbatch", "--parsable", f"--job-name={cluster.cfg.slurm.job_name}",
-                                    "--output=/dev/null"], input="#!/bin/sh\nsleep 300\n")
+                                    "--output=/dev/null"], input=script)
     job_id = res.stdout.strip()
 
     async def running() -> bool:
@@ -102,7 +104,11 @@ async def prepared(cluster: Cluster, op: Operation, recorder: Recorder) -> None:
     recorder.actions.clear()
 
 
-@pytest.mark.parametrize("op", OPERATIONS, ids=[f"{op.group}-{op.name}" for op in OPERATIONS])
+ASKS_THE_JOB = [op for op in OPERATIONS if op.run is run_neo4j_request]  # below: they wait for its report
+PLAIN = [op for op in OPERATIONS if op not in ASKS_THE_JOB]
+
+
+@pytest.mark.parametrize("op", PLAIN, ids=[f"{op.group}-{op.name}" for op in PLAIN])
 async def test_key_palette_confirmation_and_cli_run_the_same_commands(sandbox, tmp_path, op):
     cfg = service_config(sandbox, tmp_path, f"ops-{op.name}", services__embed_command="sh -c 'sleep 300'",
                          services__neo4j_command="sleep 300", services__api_key_file="none")
@@ -163,3 +169,46 @@ async def _settled(recorder: Recorder, op: Operation, cluster: Cluster) -> bool:
         return False  # spawned, not yet running
     last = recorder.actions[-1]
     return {"serve start": "sbatch", "serve resubmit": "sbatch"}.get(f"{op.group} {op.name}", last.split()[0]) in last
+
+
+async def test_a_neo4j_dump_by_key_and_by_cli_sends_the_job_the_same_request(sandbox, tmp_path, monkeypatch):
+    """The job's side is tested on its own (test_neo4j_operations): here a stand-in job that never
+    answers, so the console says so after its (shortened) wait."""
+    monkeypatch.setattr(neo4j_operations, "REPORT_WAIT", 2.0)
+    cfg = service_config(sandbox, tmp_path, "ops-dump", services__api_key_file="none")
+    cfg.poll.slurm = 0.3
+    recorder = Recorder()
+    cluster = Cluster(cfg, runner=recorder)
+    op = operation("serve", "neo4j-dump")
+    try:
+        await clean(cluster)
+        job_id = await sleeper(cluster, "#!/bin/sh\ntrap '' USR1\nsleep 300\n")  # a job that never answers
+        (tmp_path / "services.env").write_text(f"JOB_ID={job_id}\nNODE=vm\nNEO4J_URI=bolt://vm:7687\n"
+                                               "EMBED_URLS=http://vm:1\nSTALE=0\n")
+        app = CodexApp(ConsoleSession(cluster))
+        async with app.run_test(size=(120, 40)) as pilot:
+            assert await wait_for(lambda: _sees_jobs(app, True), 10, 0.1)
+            recorder.actions.clear()
+            await pilot.press(op.key)
+            assert await wait_for(lambda: _confirming(app), 10, 0.1)
+            shown = list(app.screen.commands)
+            assert "Bolt is down while neo4j-admin dumps system and neo4j" in app.screen.detail
+            await pilot.pause()
+            await pilot.press("tab", "enter")
+            async def sent() -> bool:
+                return len(recorder.actions) == 2
+
+            assert await wait_for(sent, 10, 0.1), recorder.actions
+            by_key = list(recorder.actions)
+        recorder.actions.clear()
+        with pytest.raises(neo4j_operations.OperationFailed, match="did not report on the request"):
+            await run_operation(cluster, op, argparse.Namespace(yes=True, json=False, sub_json=False, target=""))
+    finally:
+        await clean(cluster)
+        await cluster.close()
+    request = re.compile(r"neo4j-dump [0-9a-f]{12}")
+    assert [request.sub("neo4j-dump ID", c) for c in same(by_key)] == [
+        request.sub("neo4j-dump ID", c) for c in same(recorder.actions)] == [request.sub("neo4j-dump ID", c)
+                                                                             for c in same(shown)]
+    assert by_key[0].startswith("sh -c ") and f"services.env.job-{job_id}.restart" in by_key[0]
+    assert same(by_key)[1] == "scancel --signal=USR1 --batch ID"

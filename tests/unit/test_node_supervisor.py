@@ -42,6 +42,7 @@ async def test_a_replica_that_always_fails_is_marked_down_and_neo4j_keeps_servin
     ep = endpoints(h)
     assert ep.down == ("embed0",) and ep.stale and ep.neo4j_uri and not ep.embed_urls
     assert "embed0 failed 3 times in a row (last exit 1); marked down" in ep.reason
+    assert ep.get("SERVICE_RESTARTS") == "2" and ep.get("RESTART_COUNT") == "0"  # restarts are not requeues
     assert h.slurm.calls == []  # exit 1 is not the GPU's fault: no requeue
     await h.clock.advance(policy.DOWN_RETRY)  # a service marked down is tried again
     assert len(starts(h, "embed")) == 4

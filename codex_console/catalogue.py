@@ -103,10 +103,11 @@ class ServiceTable:
     env: dict[str, str] = field(default_factory=dict)
     dimension: int | None = None
     device: str | None = None
+    local_port: int | None = None  # the laptop's tunnel to it (the console's only; 0: none)
 
 
 LIMITS = {"gpus": (0, 16), "instances": (1, PORT_BLOCK), "port": (1, 65535), "ready_timeout": (10, 86400),
-          "dimension": (1, 65536)}
+          "dimension": (1, 65536), "local_port": (0, 65535)}
 
 
 def table_from_toml(data: object, where: str) -> ServiceTable:
@@ -211,7 +212,7 @@ def from_table(table: ServiceTable, base: ServiceSpec | None, services: Services
                            ready_timeout=services.ready_timeout, dimension=services.embed_dimension,
                            device=services.embed_device)
     given = {f.name: getattr(table, f.name) for f in fields(ServiceTable)
-             if f.name not in ("name", "kind", "env") and getattr(table, f.name) is not None}
+             if f.name not in ("name", "kind", "env", "local_port") and getattr(table, f.name) is not None}
     if table.env:
         given["env"] = tuple(sorted(table.env.items()))
     spec = ServiceSpec(**{**asdict(base), "name": table.name, "kind": kind, "env": base.env, **given})

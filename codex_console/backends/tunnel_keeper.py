@@ -67,7 +67,7 @@ class Keeper:
         try:
             ep = await self.endpoints.read()
             if ep.node and (ep.embed_urls or ep.neo4j_uri):  # the services are somewhere
-                forwards = aimed(self.wanted, ep.embed_url, ep.neo4j_uri)
+                forwards = aimed(self.wanted, ep)
                 if (ep.node, forwards) != (self.node, self.forwards) and self.proc is not None:
                     log.info("services moved (%s -> %s): re-targeting", self.node, ep.node)
                     await self.kill_ssh("re-target")

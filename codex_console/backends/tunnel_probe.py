@@ -6,7 +6,9 @@ import asyncio
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+from ..catalogue import resolve
 from ..config import Config
+from ..models import Endpoints
 from ..protocol import BOLT_HANDSHAKE
 from .sshconfig import override_args
 
@@ -19,6 +21,8 @@ class Forward:
     name: str
     local_port: int
     remote_port: int
+    remote_host: str = ""  # "": the node the endpoints file names; a service on another node says its own
+    hello: bytes = b""  # what is sent through it to get an answer ("": by its name, HELLO)
 
 
 @dataclass(frozen=True)
@@ -29,19 +33,32 @@ class ForwardCheck:
 
 
 def wanted_forwards(cfg: Config) -> list[Forward]:
+    """embed, bolt and http as `tunnels.forwards` says, and one for every other service of the
+    catalogue, on its `local_port` (default: its own port; 0: none)."""
     t, s = cfg.tunnels, cfg.services
     every = [Forward("embed", t.embed_local_port, s.embed_port),
              Forward("bolt", t.bolt_local_port, s.bolt_port),
              Forward("http", t.http_local_port, s.http_port)]
-    return [f for f in every if f.name in t.forwards]
+    fixed = [f for f in every if f.name in t.forwards]
+    ports = {table.name: table.local_port for table in cfg.catalogue}
+    services = [Forward(spec.name, spec.port if ports.get(spec.name) is None else int(ports[spec.name] or 0),
+                        spec.port, hello=f"GET {spec.health or '/'} HTTP/1.0\r\nHost: codex\r\n\r\n".encode())
+                for spec in resolve(s, cfg.slurm, cfg.catalogue) if spec.name not in ("embed", "neo4j")]
+    return fixed + [f for f in services if f.local_port]
 
 
-def aimed(forwards: list[Forward], embed_url: str, neo4j_uri: str) -> list[Forward]:
-    """The forwards with the remote ports the endpoints file names (a successor on its
-    predecessor's node serves on the next block of ports)."""
-    ports = {"embed": urlsplit(embed_url).port if embed_url else None,
-             "bolt": urlsplit(neo4j_uri).port if neo4j_uri else None}
-    return [replace(f, remote_port=ports.get(f.name) or f.remote_port) for f in forwards]
+def aimed(forwards: list[Forward], ep: Endpoints) -> list[Forward]:
+    """The forwards with the hosts and ports the endpoints file names (a successor on its
+    predecessor's node serves on the next block of ports; a service may run on another node)."""
+    urls = {"embed": ep.embed_url, "bolt": ep.neo4j_uri,
+            **{s.name: s.urls[0] for s in ep.services if s.urls and s.name not in ("embed", "neo4j")}}
+    out = []
+    for f in forwards:
+        parts = urlsplit(urls[f.name]) if urls.get(f.name) else None
+        host = parts.hostname if parts is not None and parts.hostname and parts.hostname != ep.node else ""
+        out.append(replace(f, remote_port=(parts.port if parts is not None else None) or f.remote_port,
+                           remote_host=host or ""))
+    return out
 
 
 def ssh_argv(cfg: Config, node: str, forwards: list[Forward]) -> list[str]:
@@ -51,7 +68,7 @@ def ssh_argv(cfg: Config, node: str, forwards: list[Forward]) -> list[str]:
             "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2", "-o", "BatchMode=yes",
             "-o", "StrictHostKeyChecking=yes", "-o", "ControlMaster=no", "-o", "ControlPath=none"]
     for f in forwards:
-        argv += ["-L", f"127.0.0.1:{f.local_port}:{node}:{f.remote_port}"]
+        argv += ["-L", f"127.0.0.1:{f.local_port}:{f.remote_host or node}:{f.remote_port}"]
     return argv + [cfg.login.host]
 
 
@@ -60,7 +77,7 @@ def master_argv(cfg: Config, control_path: str, op: str, node: str = "",
     """`ssh -O forward|cancel|check`: forwards kept by the user's OpenSSH master connection."""
     argv = ["ssh", *override_args(cfg.login), "-o", f"ControlPath={control_path}", "-O", op]
     for f in forwards:
-        argv += ["-L", f"127.0.0.1:{f.local_port}:{node}:{f.remote_port}"]
+        argv += ["-L", f"127.0.0.1:{f.local_port}:{f.remote_host or node}:{f.remote_port}"]
     return argv + [cfg.login.host]
 
 
@@ -75,7 +92,7 @@ async def probe_forward(forward: Forward, timeout: float = 3.0) -> ForwardCheck:
     except OSError as exc:
         return ForwardCheck(False, False, f"nothing listens on 127.0.0.1:{forward.local_port} ({exc.strerror})")
     try:
-        writer.write(HELLO[forward.name])
+        writer.write(forward.hello or HELLO[forward.name])
         async with asyncio.timeout(timeout):
             answer = await reader.read(4)
     except TimeoutError:

@@ -16,11 +16,13 @@ import sys
 import httpx
 
 from codex_console.backends.cluster import Cluster
+from codex_console.backends.tunnels import TunnelManager
 from codex_console.catalogue import ServiceTable
 from codex_console.client import AsyncEmbedClient, async_endpoints
 
 from ..helpers import (
     embed_pids,
+    free_port,
     pids_of,
     read_endpoints,
     service_config,
@@ -54,9 +56,10 @@ async def test_a_catalogue_of_four_services(sandbox, tmp_path, cleanup_jobs):
     web.mkdir()
     cfg.catalogue = [
         ServiceTable(name="embed-qwen", kind="embed", model=str(tiny_qwen3(tmp_path / "qwen")), port=base + 30,
-                     gpus=0, dimension=64),
-        ServiceTable(name="demo-http", kind="http", port=base + 60, gpus=0, health="/",
+                     gpus=0, dimension=64, local_port=free_port()),  # the sandbox's login node is its node
+        ServiceTable(name="demo-http", kind="http", port=base + 60, gpus=0, health="/", local_port=free_port(),
                      command=f"{sys.executable} -m http.server {{port}} --bind {{host}} --directory {web}")]
+    cfg.tunnels.embed_local_port, cfg.tunnels.bolt_local_port = free_port(), free_port()
     path = write_config(cfg, tmp_path / "config.toml")
     cluster = Cluster(cfg)
     cleanup_jobs.append(cluster)
@@ -82,6 +85,17 @@ async def test_a_catalogue_of_four_services(sandbox, tmp_path, cleanup_jobs):
     assert len(vectors) == 2 and len(vectors[0]) == 64
     [url] = await async_endpoints("demo-http", local(cfg), environ={})
     assert url.endswith(f":{base + 60}") and httpx.get(url + "/", timeout=5).status_code == 200
+
+    # A laptop reaches it through a tunnel of its own, on its configured local port.
+    tunnels = TunnelManager(cfg)
+    try:
+        up = {t.name: t for t in await tunnels.start()}
+        assert up["demo-http"].up and up["demo-http"].local_port == cfg.catalogue[1].local_port, up
+        [there] = await async_endpoints("demo-http", cfg, environ={})
+        assert there == f"http://127.0.0.1:{cfg.catalogue[1].local_port}"
+        assert httpx.get(there + "/", timeout=5).status_code == 200
+    finally:
+        await asyncio.to_thread(tunnels.stop)
 
     # Killed: the supervisor starts it again.
     [pid] = http_pids(base + 60)

@@ -16,9 +16,12 @@ from .layout import SandboxLayout
 from .processes import running_pid
 
 APT_PACKAGES = {"slurmctld": "slurmctld", "slurmd": "slurmd", "sbatch": "slurm-client",
-                "munged": "munge", "sshd": "openssh-server", "ssh": "openssh-client"}
-# Stopped in this order: the sshds first (they carry the console), munged last (Slurm needs it).
-COMPONENTS = ("sshd", "gateway", "mfa", "bolt", "slurmd", "slurmctld", "munged")
+                "munged": "munge", "sshd": "openssh-server", "ssh": "openssh-client",
+                "slurmdbd": "slurmdbd", "mariadbd": "mariadb-server"}
+# Stopped in this order: the sshds first (they carry the console), then Slurm, its accounting
+# after the controller that reports to it, munged last (Slurm needs it).
+COMPONENTS = ("sshd", "gateway", "mfa", "bolt", "slurmd", "slurmctld", "slurmdbd", "mariadb", "munged")
+POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 NODE2 = "codex-sandbox-node2"  # a second node name (127.0.0.2) for tests where the job moves
 STANDIN_LINK = Path("/usr/local/bin/nvidia-smi")
 
@@ -32,9 +35,19 @@ def ensure_packages() -> None:
         raise SystemExit(f"sandbox: missing {', '.join(missing)}; run as root to install them")
     print(f"sandbox: installing {' '.join(missing)} (apt-get)", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
-    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
-                   check=True, env=env, stdout=subprocess.DEVNULL)
+    # Debian starts a service it installs (MariaDB on 3306, slurmdbd): the sandbox starts its
+    # own, by pid, so the packages may start nothing (policy-rc.d: 101 = not allowed).
+    ours = not POLICY_RC_D.exists()
+    if ours:
+        POLICY_RC_D.write_text("#!/bin/sh\n# codex-console sandbox: apt-get installs, starts nothing\nexit 101\n")
+        POLICY_RC_D.chmod(0o755)
+    try:
+        subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
+        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
+                       check=True, env=env, stdout=subprocess.DEVNULL)
+    finally:
+        if ours:
+            POLICY_RC_D.unlink(missing_ok=True)
 
 
 def install_standin(layout: SandboxLayout) -> None:

@@ -17,7 +17,7 @@ def read_pid(pid_file: Path) -> int | None:
 
 # What each daemon's command line contains: a pid file outliving its process (a reboot, a
 # killed session) may name a pid reused by something else, which must never count as ours.
-PROGRAMS = {"bolt": "redis-server", "gateway": "sshd", "mfa": "sshd"}
+PROGRAMS = {"bolt": "redis-server", "gateway": "sshd", "mfa": "sshd", "mariadb": "mariadbd"}
 
 
 def running_pid(pid_file: Path) -> int | None:

@@ -1,13 +1,16 @@
-"""A single-node Slurm 22.05 cluster: munged, slurmctld, slurmd, two fake GPUs as GRES."""
+"""A single-node Slurm 22.05 cluster: munged, slurmctld, slurmd, two fake GPUs as GRES, and
+accounting (slurmdbd with MariaDB, `accounting.py`)."""
 
 from __future__ import annotations
 
+import getpass
 import os
 import secrets
 import subprocess
 from pathlib import Path
 
-from ..pids import wait_for
+from ..pids import stop_pid, wait_for
+from . import accounting
 from .layout import SandboxLayout
 from .processes import running_pid, start_daemon
 
@@ -41,7 +44,6 @@ DefMemPerCPU=256
 KillWait=10
 SlurmdParameters=config_overrides
 GresTypes=gpu
-AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 StateSaveLocation={s}/state
 SlurmdSpoolDir={s}/spool
@@ -52,7 +54,7 @@ SlurmdLogFile={layout.log}/slurmd.log
 NodeName={node} NodeAddr=127.0.0.1 CPUs=16 RealMemory=32000 Gres=gpu:2 State=UNKNOWN
 PartitionName=titan Nodes={node} Default=YES MaxTime=7-00:00:00 State=UP
 PartitionName=rigel Nodes={node} MaxTime=7-00:00:00 State=UP
-"""
+{accounting.slurm_conf_block(layout)}"""
 
 
 def gres_conf(layout: SandboxLayout) -> str:
@@ -93,6 +95,10 @@ def start(layout: SandboxLayout) -> list[str]:
              f"--seed-file={layout.root / 'munged.seed'}"],
             layout.pid_file("munged"), layout.log / "munged.start.log")
         started.append("munged")
+    started += accounting.start(layout, getpass.getuser())
+    controller = running_pid(layout.pid_file("slurmctld"))
+    if controller is not None and not accounting.controller_reports_to_it():
+        stop_pid(controller)  # started before the sandbox had accounting: it reads slurm.conf at start
     if running_pid(layout.pid_file("slurmctld")) is None:
         start_daemon(["slurmctld", "-c"], layout.pid_file("slurmctld"),
                      layout.log / "slurmctld.start.log")

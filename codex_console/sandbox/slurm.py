@@ -97,10 +97,11 @@ def start(layout: SandboxLayout) -> list[str]:
         started.append("munged")
     started += accounting.start(layout, getpass.getuser())
     controller = running_pid(layout.pid_file("slurmctld"))
-    if controller is not None and not accounting.controller_reports_to_it():
-        stop_pid(controller)  # started before the sandbox had accounting: it reads slurm.conf at start
+    keep_state = controller is not None and not accounting.controller_reports_to_it()
+    if keep_state:  # started before the sandbox had accounting (it reads slurm.conf at start):
+        stop_pid(controller)  # restarted without -c, so that the jobs it knows stay
     if running_pid(layout.pid_file("slurmctld")) is None:
-        start_daemon(["slurmctld", "-c"], layout.pid_file("slurmctld"),
+        start_daemon(["slurmctld"] if keep_state else ["slurmctld", "-c"], layout.pid_file("slurmctld"),
                      layout.log / "slurmctld.start.log")
         started.append("slurmctld")
     if running_pid(layout.pid_file("slurmd")) is None:

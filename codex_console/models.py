@@ -87,7 +87,8 @@ class Job:
     gpus: str = ""  # per node (tres_per_node / --gres)
     gpus_per_job: str = ""  # --gpus (tres_per_job)
     submit_time: str = ""
-    restarts: int = 0
+    start_time: str = ""  # running: when it started; pending: when Slurm expects it to ("" unknown)
+    restarts: int = 0  # Slurm's restart count: how often the job was requeued
     comment: str = ""
 
 
@@ -101,16 +102,30 @@ class Partition:
     free_gpus: int
 
 
+def mib_to_gb(mib: float | None) -> float | None:
+    """GPU memory has one unit in the console, the check and the charts: GB (10^9 bytes; a
+    Nagios unit, which MiB is not). nvidia-smi reports MiB."""
+    return None if mib is None else round(mib * 2**20 / 1e9, 3)
+
+
 @dataclass(frozen=True, kw_only=True)
 class GpuSample:
     index: int
     name: str
     uuid: str
     utilization: float | None  # percent; None = N/A
-    memory_used: float | None  # MiB
+    memory_used: float | None  # MiB, as nvidia-smi reports it (shown as GB: memory_used_gb)
     memory_total: float | None  # MiB
     temperature: float | None  # C
     power: float | None  # W
+
+    @property
+    def memory_used_gb(self) -> float | None:
+        return mib_to_gb(self.memory_used)
+
+    @property
+    def memory_total_gb(self) -> float | None:
+        return mib_to_gb(self.memory_total)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,6 +204,37 @@ class EmbedHealth(ServiceHealth):
     texts: float | None = None
     errors: float | None = None  # 5xx answers
     rejected: float | None = None  # 429 answers
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplicaHealth:
+    """One replica of a service (one URL) as its probe found it: its health, or why it did not
+    answer."""
+
+    url: str
+    health: ServiceHealth | None = None
+    error: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.health is not None and self.health.ready
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceReading:
+    """Every replica of one service, probed together, in the order the endpoints file lists
+    them (during a hand-over: both jobs' replicas)."""
+
+    replicas: tuple[ReplicaHealth, ...] = ()
+
+    @property
+    def ready(self) -> tuple[ReplicaHealth, ...]:
+        return tuple(r for r in self.replicas if r.ready)
+
+    @property
+    def first(self) -> ServiceHealth | None:
+        """The first replica that answered (for what they share: the model, the device)."""
+        return next((r.health for r in self.replicas if r.health is not None), None)
 
 
 @dataclass(frozen=True, kw_only=True)

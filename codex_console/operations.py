@@ -26,6 +26,7 @@ from . import deploy
 from .backends.cluster import Cluster, home_path
 from .backends.runner import ActionInDoubt, RemoteError, Unreachable
 from .backends.slurm import SlurmClient, service_job
+from .backends.slurm_reasons import explain_refusal
 from .models import Job, JobState
 
 
@@ -66,7 +67,7 @@ class Outcome:
 
 
 Planner = Callable[[Cluster, list[Job]], Awaitable[Plan]]
-Runner = Callable[[Cluster, Plan], Awaitable[Outcome]]
+Performer = Callable[[Cluster, Plan], Awaitable[Outcome]]  # an operation's own way to carry out its plan
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class Operation:
     description: str  # help, palette, `--help`
     destructive: bool  # asks first (Cancel is the default), shows the commands
     plan: Planner
-    run: Runner | None = None  # None: run the plan's steps in order (`execute`)
+    run: Performer | None = None  # None: run the plan's steps in order (`execute`)
     group: str = "serve"
 
 
@@ -184,16 +185,16 @@ async def run_tunnels_close(cluster: Cluster, plan: Plan) -> Outcome:
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("start", "s", "Start", "Submit the services job", False, plan_start),
-    Operation("stop", "c", "Stop", "Stop: cancel every job of the service", True, plan_stop),
+    Operation("stop", "c", "Cancel job", "Stop the service: cancel every job of it", True, plan_stop),
     Operation("requeue", "r", "Requeue", "Requeue the job (new allocation, same id)", True, plan_requeue),
     Operation("restart", "R", "Restart", "Restart the embed replicas in place, one at a time", True,
               _signal_plan("USR1", "restart the embed replicas one at a time")),
     Operation("restart-neo4j", "N", "Neo4j", "Restart Neo4j in place", True,
               _signal_plan("USR2", "restart Neo4j")),
     Operation("resubmit", "X", "Resubmit", "Cancel the job and submit a new one", True, plan_resubmit),
-    Operation("start", "t", "Tunnels", "Open the tunnels (a keeper keeps them up)", False,
+    Operation("start", "t", "Open tunnels", "Open the tunnels (a keeper keeps them up)", False,
               plan_tunnels_open, run_tunnels_open, group="tunnel"),
-    Operation("stop", "T", "Close", "Close the tunnels", False, plan_tunnels_close,
+    Operation("stop", "T", "Close tunnels", "Close the tunnels (the job keeps running)", False, plan_tunnels_close,
               run_tunnels_close, group="tunnel"),
 )
 BY_NAME = {f"{op.group} {op.name}": op for op in OPERATIONS}
@@ -221,7 +222,9 @@ async def execute(cluster: Cluster, plan: Plan) -> Outcome:
             job_id = await _recover(cluster, plan, step)
             continue
         if not res.ok:
-            raise OperationFailed(f"{step.argv[0]} failed: {res.error_text()}")
+            refused = explain_refusal(res.stderr + res.stdout)
+            raise OperationFailed(f"{step.argv[0]} failed: {res.error_text()}"
+                                  + (f"\n{refused.means}; what to do: {refused.action}" if refused else ""))
         if plan.token and step.stdin is not None:
             job_id = res.stdout.strip().split(";")[0]
     return Outcome(plan.summary + (f": job {job_id}" if job_id else ""), job_id)

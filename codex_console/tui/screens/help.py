@@ -34,9 +34,11 @@ class HelpScreen(ModalScreen[None]):
         super().__init__()
         from .bench import BenchScreen
         from .confirm import ConfirmScreen
+        from .history import HistoryScreen
         from .log import LogScreen
 
         self.sections = [("Dashboard", app_key_rows()), ("Job log (l)", key_rows(LogScreen)),
+                         ("Past jobs (h)", key_rows(HistoryScreen)),
                          ("Benchmark (b)", key_rows(BenchScreen)),
                          ("Confirmation", key_rows(ConfirmScreen)), ("This help", key_rows(HelpScreen))]
         self.readonly = readonly

@@ -9,6 +9,7 @@
     codex-console config show [--json] [--toml] [--show-secrets]
     codex-console login                  (OpenSSH transport: open the master connection once)
     codex-console report [--since 7d] [--json]   availability and incidents from the check history
+    codex-console history [--since 7d] [--json]  the service's past jobs and why each ended (sacct)
     codex-console install-watchdog [--print|--cron]     codex-console sandbox up|down|status
     codex-console embed TEXT... [--query] [--dimension N] [--json]   the tools' client, from the shell
 """
@@ -95,6 +96,9 @@ def build_parser() -> Parser:
     cfg.add_argument("--toml", action="store_true", help="as a config file")
     cfg.add_argument("--show-secrets", action="store_true", help="print passwords too")
     sub.add_parser("login", help="OpenSSH transport: open the master connection (asks once)")
+    hist = sub.add_parser("history", help="the service's past jobs and why each ended (Slurm accounting, sacct)")
+    hist.add_argument("--since", default="7d", help="how far back (e.g. 24h, 7d)")
+    hist.add_argument("--json", action="store_true", dest="sub_json")
     rep = sub.add_parser("report", help="availability and incidents from the watchdog's check history")
     rep.add_argument("--since", default="7d", help="how far back the incidents go (e.g. 24h, 7d)")
     rep.add_argument("--json", action="store_true", dest="sub_json")
@@ -133,25 +137,22 @@ def load_config(args: argparse.Namespace) -> config_mod.Config:
 
 def check_mode(argv: list[str]) -> int:
     """Check mode: every outcome is one line on stdout and a Nagios exit code; usage errors,
-    --help and --version included (UNKNOWN, 3)."""
+    --help and --version included (UNKNOWN, 3). The process ends in `finish`, within -t."""
     from .check import unknown
-    from .subcommands import run_check_command
+    from .check.command import finish, run_check_command
 
     out = io.StringIO()
     try:
         with contextlib.redirect_stdout(out):
             args = build_parser().parse_args(argv)
     except UsageError as exc:
-        print(unknown(f"usage: {exc}"))
-        return 3
+        return finish(3, unknown(f"usage: {exc}"))
     except SystemExit:  # --help / --version printed and wanted to exit 0
-        print(out.getvalue(), end="")
-        return 3
+        return finish(3, out.getvalue().rstrip("\n"))
     try:
         cfg = load_config(args)
     except config_mod.ConfigError as exc:
-        print(unknown(f"config: {exc}"))
-        return 3
+        return finish(3, unknown(f"config: {exc}"))
     return run_check_command(cfg, args)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .readings import WINDOWS
+
 
 def setting(default: Any, *, min: float | None = None, max: float | None = None,
             choices: tuple[str, ...] | None = None, pattern: str | None = None,
@@ -118,7 +120,7 @@ class ThresholdsConfig:
 @dataclass
 class UiConfig:
     readonly: bool = setting(False)
-    chart_window: str = setting("5m", choices=("5m", "1h", "24h"))
+    chart_window: str = setting("5m", choices=tuple(WINDOWS))
 
 
 # A benchmark query: an optional `label: ` and Cypher; `$id` is given node ids sampled from the graph.

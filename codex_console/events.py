@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .models import Endpoints, Job, ServiceHealth, Tunnel
+from .backends.accounting import NO_ACCOUNTING_NOTE, PastJob
+from .models import Endpoints, Job, JobState, ServiceHealth, ServiceReading, Tunnel
 from .readings import Reading
 
 
@@ -24,6 +25,7 @@ class EventTracker:
     def __init__(self) -> None:
         self._seen: dict[str, Any] = {}
         self._job_events: set[str] = set()
+        self._said: set[str] = set()  # things said once
 
     def observe(self, source: str, reading: Reading, now: float) -> list[Event]:
         handler = getattr(self, f"_{source}", None)
@@ -78,15 +80,23 @@ class EventTracker:
         self._seen["EVENTS"] = True
         return out
 
-    def _service(self, name: str, reading: Reading[ServiceHealth]) -> list[tuple[str, str]]:
-        up = reading.fresh_value is not None and reading.fresh_value.ready
+    def _service(self, name: str, reading: Reading[ServiceHealth] | Reading[ServiceReading]) -> list[tuple[str, str]]:
+        up = reading.fresh_value is not None and bool(reading.fresh_value.ready)
         changed, _ = self._changed(name, up)
         if not changed:
             return []
         return [(f"{name} is back", "info")] if up else [(f"{name} down: {reading.error or reading.note}", "error")]
 
-    def _embed(self, reading: Reading[ServiceHealth]) -> list[tuple[str, str]]:
-        return self._service("embed", reading)
+    def _embed(self, reading: Reading[ServiceReading]) -> list[tuple[str, str]]:
+        """The service as a whole, and a replica that goes down or comes back while others serve."""
+        out = self._service("embed", reading)
+        for replica in reading.fresh_value.replicas if reading.fresh_value is not None else ():
+            changed, _ = self._changed(f"embed {replica.url}", replica.ready)
+            if changed and not out:
+                out.append((f"embed replica {replica.url} is back", "info") if replica.ready else
+                           (f"embed replica {replica.url} down: {replica.error or replica.health.detail}",
+                            "warning"))
+        return out
 
     def _neo4j(self, reading: Reading[ServiceHealth]) -> list[tuple[str, str]]:
         return self._service("neo4j", reading)
@@ -102,6 +112,24 @@ class EventTracker:
                             "info" if t.up else "warning"))
         return out
 
+    def _accounting(self, reading: Reading[list[PastJob]]) -> list[tuple[str, str]]:
+        """Why jobs ended, as accounting tells it; where there is no accounting, that once."""
+        if reading.value is None:
+            if reading.note.startswith(NO_ACCOUNTING_NOTE) and "no accounting" not in self._said:
+                self._said.add("no accounting")
+                return [(f"{reading.note}: why jobs ended is not known here (the events go on from squeue)",
+                         "info")]
+            return []
+        ended = {job.job_id + "/" + job.end: job for job in reading.value if job.finished}
+        first = "ended" not in self._seen
+        seen = self._seen.setdefault("ended", set())
+        new = [job for key, job in ended.items() if key not in seen]
+        seen.update(ended)
+        if first:
+            return []
+        return [(f"job {job.job_id} ended: {job.why}", "info" if job.state is JobState.COMPLETED else "warning")
+                for job in new]
+
     def _health(self, reading: Reading[Any]) -> list[tuple[str, str]]:
         summary = reading.fresh_value
         last = getattr(summary, "last", None)
@@ -109,5 +137,6 @@ class EventTracker:
             return []
         changed, _ = self._changed("health", last.at)
         if changed and last.state != "OK":
-            return [(f"watchdog check {last.state}: {last.summary}", "error" if last.state == "CRITICAL" else "warning")]
+            severity = "error" if last.state == "CRITICAL" else "warning"
+            return [(f"watchdog check {last.state}: {last.summary}", severity)]
         return []

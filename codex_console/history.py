@@ -42,7 +42,7 @@ class Summary:
     incidents: tuple[Incident, ...] = ()
 
 
-WINDOWS = {"24h": 86400.0, "7d": 7 * 86400.0}
+AVAILABILITY_SPANS = {"24h": 86400.0, "7d": 7 * 86400.0}  # availability is told over these
 ORDER = {"OK": 0, "WARNING": 1, "UNKNOWN": 2, "CRITICAL": 3}
 
 
@@ -70,7 +70,7 @@ def summarize(entries: list[Entry], now: float, since: float | None = None) -> S
     entries = sorted(entries, key=lambda e: e.at)
     availability: dict[str, float | None] = {}
     counts: dict[str, int] = {}
-    for name, seconds in WINDOWS.items():
+    for name, seconds in AVAILABILITY_SPANS.items():
         inside = [e for e in entries if e.at >= now - seconds]
         counts[name] = len(inside)
         availability[name] = sum(e.state == "OK" for e in inside) / len(inside) if inside else None

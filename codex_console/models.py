@@ -5,7 +5,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .protocol import HandoverPhase
+from .endpoints_info import Endpoints, FileAccess, InstanceInfo, ServiceEndpoints
+
+__all__ = ["Endpoints", "FileAccess", "InstanceInfo", "ServiceEndpoints"]  # and every class below
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,8 @@ class Job:
     gpus: str = ""  # per node (tres_per_node / --gres)
     gpus_per_job: str = ""  # --gpus (tres_per_job)
     submit_time: str = ""
-    restarts: int = 0
+    start_time: str = ""  # running: when it started; pending: when Slurm expects it to ("" unknown)
+    restarts: int = 0  # Slurm's restart count: how often the job was requeued
     comment: str = ""
 
 
@@ -103,16 +106,30 @@ class Partition:
     free_gpus: int
 
 
+def mib_to_gb(mib: float | None) -> float | None:
+    """GPU memory has one unit in the console, the check and the charts: GB (10^9 bytes; a
+    Nagios unit, which MiB is not). nvidia-smi reports MiB."""
+    return None if mib is None else round(mib * 2**20 / 1e9, 3)
+
+
 @dataclass(frozen=True, kw_only=True)
 class GpuSample:
     index: int
     name: str
     uuid: str
     utilization: float | None  # percent; None = N/A
-    memory_used: float | None  # MiB
+    memory_used: float | None  # MiB, as nvidia-smi reports it (shown as GB: memory_used_gb)
     memory_total: float | None  # MiB
     temperature: float | None  # C
     power: float | None  # W
+
+    @property
+    def memory_used_gb(self) -> float | None:
+        return mib_to_gb(self.memory_used)
+
+    @property
+    def memory_total_gb(self) -> float | None:
+        return mib_to_gb(self.memory_total)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,87 +145,6 @@ class GpuReport:
     node: str
     gpus: tuple[GpuSample, ...]
     processes: tuple[GpuProcess, ...] = ()
-
-
-@dataclass(frozen=True)
-class FileAccess:
-    """Who can read a file the services share (the endpoints file, the API key), from `stat`."""
-
-    path: str
-    mode: str  # permission bits in octal, as `stat -c %a` prints them ("640")
-    owner: str
-    group: str
-
-    @property
-    def readers(self) -> str:
-        bits = int(self.mode, 8) if self.mode.isdigit() else 0
-        if bits & 0o004:
-            return "everyone"
-        return f"{self.owner} and group {self.group}" if bits & 0o040 else f"{self.owner} only"
-
-
-@dataclass(frozen=True, kw_only=True)
-class InstanceInfo:
-    """One instance of a service, as the job's JSON twin of the endpoints file says."""
-
-    name: str  # embed0, llm1, neo4j
-    node: str
-    port: int
-    url: str
-    state: str  # protocol.InstanceState's value
-    gpus: tuple[str, ...] = ()
-    why: str = ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ServiceEndpoints:
-    """A service of the job's catalogue: its ready URLs (the `<NAME>_URLS` line) and instances."""
-
-    name: str
-    kind: str  # embed | http | neo4j
-    urls: tuple[str, ...] = ()
-    instances: tuple[InstanceInfo, ...] = ()
-
-
-@dataclass(frozen=True, kw_only=True)
-class Endpoints:
-    embed_urls: tuple[str, ...] = ()
-    neo4j_uri: str = ""
-    job_id: str = ""
-    node: str = ""
-    started: str = ""
-    stale: bool = False
-    source: str = ""
-    reason: str = ""  # why the services are down, as the job wrote it
-    down: tuple[str, ...] = ()  # replicas the job marked down
-    written: float | None = None  # the file's mtime (epoch), when known
-    extra: tuple[tuple[str, str], ...] = ()  # other keys the job wrote (hand-over state...)
-    access: tuple[FileAccess, ...] = ()  # who can read the endpoints and key files (console only)
-    services: tuple[ServiceEndpoints, ...] = ()  # every service of the catalogue
-    warnings: tuple[str, ...] = ()  # what the job says to fix that does not stop serving
-    neo4j: tuple[tuple[str, str], ...] = ()  # what the job set for Neo4j (heap, page cache, last dump...)
-
-    @property
-    def embed_url(self) -> str:
-        return self.embed_urls[0] if self.embed_urls else ""
-
-    def get(self, key: str, default: str = "") -> str:
-        return dict(self.extra).get(key, default)
-
-    @property
-    def handover(self) -> HandoverPhase | None:
-        """Where the hand-over to the next job stands (the HANDOVER line's phase)."""
-        return HandoverPhase.parse(self.get("HANDOVER"))
-
-    def service(self, name: str) -> ServiceEndpoints | None:
-        return next((s for s in self.services if s.name == name), None)
-
-    def urls_of(self, name: str) -> tuple[str, ...]:
-        """The ready URLs of a service of the catalogue (`embed` as the tools always had it)."""
-        if name == "embed":
-            return self.embed_urls
-        found = self.service(name)
-        return found.urls if found is not None else ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -232,6 +168,37 @@ class EmbedHealth(ServiceHealth):
     texts: float | None = None
     errors: float | None = None  # 5xx answers
     rejected: float | None = None  # 429 answers
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplicaHealth:
+    """One replica of a service (one URL) as its probe found it: its health, or why it did not
+    answer."""
+
+    url: str
+    health: ServiceHealth | None = None
+    error: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.health is not None and self.health.ready
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceReading:
+    """Every replica of one service, probed together, in the order the endpoints file lists
+    them (during a hand-over: both jobs' replicas)."""
+
+    replicas: tuple[ReplicaHealth, ...] = ()
+
+    @property
+    def ready(self) -> tuple[ReplicaHealth, ...]:
+        return tuple(r for r in self.replicas if r.ready)
+
+    @property
+    def first(self) -> ServiceHealth | None:
+        """The first replica that answered (for what they share: the model, the device)."""
+        return next((r.health for r in self.replicas if r.health is not None), None)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -37,7 +37,7 @@ __all__ = ["OPERATIONS", "NotPossible", "Operation", "OperationFailed", "Outcome
 
 
 Planner = Callable[..., Awaitable[Plan]]  # (cluster, jobs) -> Plan; a restart also takes `service`
-Runner = Callable[[Cluster, Plan], Awaitable[Outcome]]
+Performer = Callable[[Cluster, Plan], Awaitable[Outcome]]  # an operation's own way to carry out its plan
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Operation:
     description: str  # help, palette, `--help`
     destructive: bool  # asks first (Cancel is the default), shows the commands
     plan: Planner
-    run: Runner | None = None  # None: run the plan's steps in order (`execute`)
+    run: Performer | None = None  # None: run the plan's steps in order (`execute`)
     group: str = "serve"
     target: str = ""  # what the CLI may name after it: "service" (restart), "path" (neo4j-load)
 
@@ -156,7 +156,7 @@ async def run_tunnels_close(cluster: Cluster, plan: Plan) -> Outcome:
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("start", "s", "Start", "Submit the services job", False, plan_start),
-    Operation("stop", "c", "Stop", "Stop: cancel every job of the service", True, plan_stop),
+    Operation("stop", "c", "Cancel job", "Stop the service: cancel every job of it", True, plan_stop),
     Operation("requeue", "r", "Requeue", "Requeue the job (new allocation, same id)", True, plan_requeue),
     Operation("restart", "R", "Restart", "Restart the embed replicas in place, one at a time", True,
               _restart_plan(RESTART_SIGNAL, DEFAULT_RESTART, "restart the embed replicas one at a time"),
@@ -168,9 +168,9 @@ OPERATIONS: tuple[Operation, ...] = (
               plan_neo4j_dump, run_neo4j_request),
     Operation("neo4j-load", "", "Load", "Load a Neo4j dump, replacing its databases", True,
               plan_neo4j_load, run_neo4j_request, target="path"),
-    Operation("start", "t", "Tunnels", "Open the tunnels (a keeper keeps them up)", False,
+    Operation("start", "t", "Open tunnels", "Open the tunnels (a keeper keeps them up)", False,
               plan_tunnels_open, run_tunnels_open, group="tunnel"),
-    Operation("stop", "T", "Close", "Close the tunnels", False, plan_tunnels_close,
+    Operation("stop", "T", "Close tunnels", "Close the tunnels (the job keeps running)", False, plan_tunnels_close,
               run_tunnels_close, group="tunnel"),
 )
 BY_NAME = {f"{op.group} {op.name}": op for op in OPERATIONS}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from .backends.cluster import Cluster
 from .backends.runner import ActionInDoubt, Unreachable
 from .backends.slurm import service_job
+from .backends.slurm_reasons import explain_refusal
 from .models import Job, JobState
 
 
@@ -76,7 +77,9 @@ async def execute(cluster: Cluster, plan: Plan) -> Outcome:
             job_id = await _recover(cluster, plan, step)
             continue
         if not res.ok:
-            raise OperationFailed(f"{step.argv[0]} failed: {res.error_text()}")
+            refused = explain_refusal(res.stderr + res.stdout)
+            raise OperationFailed(f"{step.argv[0]} failed: {res.error_text()}"
+                                  + (f"\n{refused.means}; what to do: {refused.action}" if refused else ""))
         if plan.token and step.stdin is not None:
             job_id = res.stdout.strip().split(";")[0]
     return Outcome(plan.summary + (f": job {job_id}" if job_id else ""), job_id)

@@ -1,4 +1,10 @@
-"""A source's reading (last good value, its age, the last error) and its time-stamped history."""
+"""A source's reading (last good value, its age, the last error) and its time-stamped history.
+
+A history holds series keyed by a measure and a subject (`("latency_ms", url)` for one replica,
+`("util", "0")` for one GPU, `"latency_ms"` alone for the whole source), and answers one query,
+`window`: the points of a chart window from the tier that keeps it. Charts and the numbers
+beside them read the same points.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,16 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Generic, Iterable, TypeVar
+from typing import Generic, Iterable, Sequence, TypeVar
 
 T = TypeVar("T")
 
 # (bucket seconds, seconds kept): raw samples for 5 minutes, 10 s buckets for an hour, 2 minute
 # buckets for a day. Memory stays flat however long the console runs.
 TIERS = ((0.0, 300.0), (10.0, 3600.0), (120.0, 86400.0))
+# The chart windows (`w` cycles them, ui.chart_window picks the first): one per tier.
+WINDOWS = {"5m": 300.0, "1h": 3600.0, "24h": 86400.0}
+SeriesKey = tuple[str, str]  # (measure, subject); subject "" is the whole source
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +91,10 @@ class Series:
         for tier in self._tiers:
             tier.add(t, value)
 
-    def window(self, seconds: float, now: float) -> list[Point]:
-        """The points of the last `seconds`, from the finest tier that keeps that long."""
+    def window(self, window: str, now: float) -> list[Point]:
+        """The points of a chart window (`5m`, `1h`, `24h`), from the finest tier that keeps it
+        whole: raw samples for 5 minutes, 10 s buckets for an hour, 2 minute buckets for a day."""
+        seconds = WINDOWS[window]
         tier = next((t for t in self._tiers if t.keep >= seconds), self._tiers[-1])
         return [p for p in tier.view() if p.t >= now - seconds]
 
@@ -91,28 +102,53 @@ class Series:
         return sum(len(t.points) for t in self._tiers)
 
 
+def spread(points: Sequence[Point]) -> tuple[float | None, float | None]:
+    """p50 and p95 over a window's points: of the raw values (5 minutes), or over buckets the
+    median of their p50s and the 95th percentile of their p95s."""
+    return percentile((p.p50 for p in points), 50), percentile((p.p95 for p in points), 95)
+
+
+def mean(points: Sequence[Point]) -> float | None:
+    return sum(p.mean for p in points) / len(points) if points else None
+
+
+def _key(key: str | SeriesKey) -> SeriesKey:
+    return (key, "") if isinstance(key, str) else key
+
+
 class History:
-    """The named series of one source. Counters (totals since a server started) are stored as
-    rates per second; a counter that went down (the server restarted) starts over."""
+    """The series of one source, keyed by (measure, subject). Counters (totals since a server
+    started) are stored as rates per second; a counter that went down (the server restarted)
+    starts over. A counter of a subject also adds its rate to the measure's total (subject ""),
+    so a replica that appears with a large total is no burst in the total."""
 
     def __init__(self) -> None:
-        self.series: dict[str, Series] = {}
-        self._last_count: dict[str, tuple[float, float]] = {}
+        self.series: dict[SeriesKey, Series] = {}
+        self._last_count: dict[SeriesKey, tuple[float, float]] = {}
 
-    def __getitem__(self, name: str) -> Series:
-        return self.series.setdefault(name, Series())
+    def __getitem__(self, key: str | SeriesKey) -> Series:
+        return self.series.setdefault(_key(key), Series())
 
-    def add(self, t: float, gauges: dict[str, float], counters: dict[str, float] | None = None) -> None:
-        for name, value in gauges.items():
-            self[name].add(t, value)
-        for name, total in (counters or {}).items():
-            last = self._last_count.get(name)
-            self._last_count[name] = (t, total)
+    def add(self, t: float, gauges: dict, counters: dict | None = None) -> None:
+        """`gauges` and `counters` map a measure name, or a (measure, subject) key, to a value."""
+        for key, value in gauges.items():
+            self[key].add(t, value)
+        totals: dict[str, float] = {}
+        for key, total in (counters or {}).items():
+            key = _key(key)
+            last = self._last_count.get(key)
+            self._last_count[key] = (t, total)
             if last is not None and total >= last[1] and t > last[0]:
-                self[name].add(t, (total - last[1]) / (t - last[0]))
+                rate = (total - last[1]) / (t - last[0])
+                self[key].add(t, rate)
+                if key[1]:
+                    totals[key[0]] = totals.get(key[0], 0.0) + rate
+        for measure, rate in totals.items():
+            self[measure].add(t, rate)
 
-    def names(self) -> list[str]:
-        return list(self.series)
+    def subjects(self, measure: str) -> list[str]:
+        """The subjects that have a series of `measure`, in the order they first appeared."""
+        return [subject for m, subject in self.series if m == measure and subject]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The headless subcommands: the check, `serve`, `tunnel`, `logs`, `bench`, `config`, `login`, `embed`.
+"""The headless subcommands: `serve`, `tunnel`, `logs`, `bench`, `config`, `login`, `embed`,
+`report`, `history` (the check as a process is `check/command.py`).
 
 Each is a thin wrapper that calls the backends or the operations table and prints (or --json).
 """
@@ -9,20 +10,19 @@ import argparse
 import asyncio
 import json
 import sys
-import time
 from dataclasses import asdict
 from typing import Any
 
 import httpx
 
-from . import bench_log, deploy, history, report, watchdog
+from . import bench_log, deploy, report, watchdog
 from . import config as config_mod
 from .backends.cluster import Cluster
 from .backends.graph_bench import EmptyGraph
 from .backends.poller import Waiting
 from .backends.runner import RemoteError
 from .backends.tunnels import TunnelError
-from .check import CheckResult, State, run_check, unknown
+from .check import run_check
 from .config import Config, ConfigError
 from .operations import NotPossible, Operation, OperationFailed, operation, perform
 
@@ -33,83 +33,6 @@ def _json(args: argparse.Namespace) -> bool:
 
 def _print(data: Any, as_json: bool, text: str) -> None:
     print(json.dumps(data, default=str) if as_json else text)
-
-
-# -- the check ------------------------------------------------------------------------------
-def run_check_command(cfg: Config, args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_check(cfg, args))
-    except KeyboardInterrupt:
-        print(unknown("interrupted"))
-        return 3
-    except Exception as exc:  # noqa: BLE001 - a check never ends in a traceback
-        print(unknown(f"{type(exc).__name__}: {exc}"))
-        return 3
-
-
-async def _check(cfg: Config, args: argparse.Namespace) -> int:
-    cluster = Cluster(cfg)
-    try:
-        result = await run_check(cluster)
-        if args.resubmit:
-            await _resubmit(cluster, result)
-        if result.state is not State.OK:
-            await _log_lines(cluster, result)
-        await _remember(cluster, result)
-    finally:
-        await cluster.close(step_timeout=0.5)  # a check must end in time: half a second a part
-    if args.json:
-        print(result.dumps())
-    elif not (args.quiet and result.state is State.OK and not result.resubmitted):
-        print("\n".join(result.lines()))
-    return result.exit_code
-
-
-async def _remember(cluster: Cluster, result: CheckResult) -> None:
-    """One line in the history file next to the endpoints file (not when the login node is out
-    of reach: there is nowhere to write it)."""
-    if any(r.error_kind == "unreachable" for r in (cluster.sources.jobs.reading, cluster.sources.endpoints.reading)):
-        return
-    entry = history.Entry(time.time(), result.state.name, result.summary, result.job.job_id if result.job else "")
-    try:
-        async with asyncio.timeout(10):
-            await cluster.record_check(entry)
-    except (RemoteError, TimeoutError) as exc:
-        result.notes.append(f"history not written: {exc}")
-
-
-async def _log_lines(cluster: Cluster, result: CheckResult, lines: int = 5) -> None:
-    """When the job wrote why it stopped serving, the last lines of its log say the rest."""
-    ep = cluster.sources.endpoints.reading.value
-    log_file = ep.get("LOG_FILE") if ep is not None and ep.stale and ep.reason else ""
-    if not log_file:
-        return
-    try:
-        async with asyncio.timeout(5):
-            res = await cluster.runner.poll(["tail", "-n", str(lines), log_file])
-    except (RemoteError, TimeoutError):
-        return
-    if res.ok and res.stdout.strip():
-        result.notes.append(f"the job says: {ep.reason}; last lines of {log_file}:")
-        result.notes += ["  " + line for line in res.stdout.rstrip().splitlines()]
-
-
-async def _resubmit(cluster: Cluster, result: CheckResult) -> None:
-    """Submit when Slurm answered that no job exists (never on a guess: an unreachable login
-    node or a failed squeue is not "no job"). The submission itself is guarded on the cluster."""
-    jobs = cluster.sources.jobs.reading
-    if jobs.stale or jobs.value is None or any(j.state.alive for j in jobs.value):
-        return
-    op = operation("serve", "start")
-    try:
-        plan = await op.plan(cluster, jobs.value)
-        async with asyncio.timeout(cluster.cfg.thresholds.check_timeout):
-            outcome = await perform(cluster, op, plan)
-    except (NotPossible, OperationFailed, RemoteError, TimeoutError) as exc:
-        result.notes.append(f"resubmit failed: {exc}")
-        return
-    result.resubmitted = outcome.job_id or None
-    result.notes.append(f"resubmitted: {outcome.message}")
 
 
 # -- everything else ------------------------------------------------------------------------
@@ -145,6 +68,8 @@ async def _run(cfg: Config, args: argparse.Namespace) -> int:
             return await logs(cluster, args)
         if args.command == "bench":
             return await bench(cluster, args)
+        if args.command == "history":
+            return await past_jobs(cluster, args)
         if args.command == "report":
             summary = await cluster.health_summary(config_mod.seconds(args.since))
             print(report.as_json(summary) if _json(args) else report.as_text(summary, args.since))
@@ -191,6 +116,19 @@ async def serve(cluster: Cluster, args: argparse.Namespace) -> int:
         _print(result.to_json(), _json(args), "\n".join(result.lines()))
         return result.exit_code
     return await run_operation(cluster, operation("serve", args.action), args)
+
+
+async def past_jobs(cluster: Cluster, args: argparse.Namespace) -> int:
+    """`history`: every run of the service's jobs that accounting knows of, and why it ended."""
+    jobs = await cluster.slurm.past_jobs(config_mod.seconds(args.since))
+    rows = [(j.job_id, j.state_text, "" if j.exit_code is None else f"{j.exit_code}:{j.signal or 0}", j.node or "-",
+             j.partition, j.start or "-", j.elapsed, j.why) for j in jobs]
+    head = ("JOBID", "STATE", "EXIT:SIG", "NODE", "PARTITION", "START", "ELAPSED", "WHY IT ENDED")
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head) - 1)]
+    text = "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in [head, *rows])
+    _print([{**asdict(j), "state": j.state.name, "finished": j.finished} for j in jobs], _json(args),
+           text if rows else f"no {cluster.cfg.slurm.job_name} jobs in the last {args.since}")
+    return 0
 
 
 async def tunnel(cluster: Cluster, args: argparse.Namespace) -> int:

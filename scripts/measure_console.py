@@ -66,8 +66,9 @@ def main() -> int:
     accepted_before = log.read_text().count("Accepted publickey")
     exe = Path(sys.executable).with_name("codex-console")
     subprocess.run(["tmux", "kill-session", "-t", "measure"], capture_output=True)
+    env = " ".join(f"{k}={os.environ[k]}" for k in ("PYTHONPATH", "CODEX_SANDBOX_DIR") if os.environ.get(k))
     subprocess.run(["tmux", "new-session", "-d", "-s", "measure", "-x", "120", "-y", "40",
-                    f"exec {exe}"], check=True)
+                    f"exec env {env} {exe}" if env else f"exec {exe}"], check=True)
     shell = int(subprocess.run(["tmux", "display", "-p", "-t", "measure", "#{pane_pid}"],
                                capture_output=True, text=True).stdout)
     pid = shell if b"codex-console" in Path(f"/proc/{shell}/cmdline").read_bytes() else console_pid(shell)

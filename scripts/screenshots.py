@@ -54,8 +54,9 @@ async def shoot(cfg: config.Config, history: int) -> None:
     """One app for every picture, so the charts show minutes of readings at every size."""
     app = CodexApp(ConsoleSession(Cluster(cfg, stream_gpu=True)), where=f"{cfg.login.host}")
     async with app.run_test(size=(120, 40)) as pilot:
-        def latency_points() -> int:
-            return len(app.readings["embed"].history["latency_ms"])
+        def latency_points() -> int:  # the probes of the first replica
+            history = app.readings["embed"].history
+            return max((len(history["latency_ms", url]) for url in history.subjects("latency_ms")), default=0)
 
         await until(pilot, lambda: all(app.readings.get(n) is not None and app.readings[n].value is not None
                                        for n in ("jobs", "gpu", "embed", "neo4j", "health", "tunnels"))

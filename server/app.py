@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from .auth import read_key_file
 from .bodies import JsonParser
 from .errors import BadInput, ClientGone, NotReady, ServerError, error_response
-from .guard import Guard
+from .guard import Guard, is_probe
 from .schemas import (
     BatchInfo,
     EmbedRequest,
@@ -138,7 +138,7 @@ def create_app(settings: Settings, service: EmbedService | None = None,
         texts = req.text_list
         result = await until_client_gone(request, service.embed(
             texts, dimension=req.output_dimension, prompt_name=req.prompt_name,
-            normalize=req.normalize, truncate=req.truncate is not False))
+            normalize=req.normalize, truncate=req.truncate is not False, probe=probe(request)))
         if req.tei:  # TEI answers a bare array of vectors
             return json_response(result.vectors)
         return json_response(EmbedResponse(
@@ -150,7 +150,8 @@ def create_app(settings: Settings, service: EmbedService | None = None,
     async def openai_embeddings(request: Request) -> Response:
         req = await read(request, OpenAIEmbeddingRequest)
         result = await until_client_gone(request, service.embed(
-            req.text_list, dimension=req.dimensions, prompt_name=req.input_type, normalize=True))
+            req.text_list, dimension=req.dimensions, prompt_name=req.input_type, normalize=True,
+            probe=probe(request)))
         rows: list[Any] = list(result.vectors)
         if req.encoding_format == "base64":
             rows = [base64.b64encode(row.astype("<f4", copy=False).tobytes()).decode() for row in rows]
@@ -166,6 +167,11 @@ def create_app(settings: Settings, service: EmbedService | None = None,
         return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
 
     return app
+
+
+def probe(request: Request) -> bool:
+    """The console's health probe (its texts are not counted as the users')."""
+    return is_probe(dict(request.scope["headers"]))
 
 
 async def until_client_gone(request: Request, work: Awaitable[T]) -> T:

@@ -4,6 +4,7 @@ Pure ASGI (no BaseHTTPMiddleware overhead). A POST body must be JSON (a Content-
 otherwise is a 415), at most `max_body_bytes` (413), and all bodies being received or served
 at once together at most `max_inflight_bytes`: over that a new request gets 429 with
 Retry-After before its body is read, so a flood of large bodies cannot exhaust memory.
+Requests the console's probe marks (PROBE_HEADER) are counted apart from the users' traffic.
 """
 
 from __future__ import annotations
@@ -12,12 +13,19 @@ import hmac
 import time
 from typing import Any, Awaitable, Callable
 
+from codex_console.wire import PROBE_HEADER
+
 from .errors import BadRequest, MissingKey, Overloaded, PayloadTooLarge, ServerError, WrongContentType, error_response
 from .metrics import Metrics
 
 OPEN_ROUTES = frozenset({"/health", "/ready", "/metrics", "/docs", "/openapi.json"})
 ROUTES = frozenset({"/health", "/ready", "/info", "/embed", "/v1/embeddings", "/metrics"})
+PROBE = PROBE_HEADER.lower().encode()
 Message = dict[str, Any]
+
+
+def is_probe(headers: dict[bytes, bytes]) -> bool:
+    return headers.get(PROBE) == b"1"
 
 
 def is_json(content_type: bytes) -> bool:
@@ -77,9 +85,9 @@ class Guard:
             return message
 
         post = scope["method"] == "POST"
+        headers = dict(scope["headers"])
         try:
             try:
-                headers = dict(scope["headers"])
                 if self.expected_auth and path not in OPEN_ROUTES and not hmac.compare_digest(
                         headers.get(b"authorization", b""), self.expected_auth):
                     raise MissingKey("missing or wrong API key (Authorization: Bearer <key>)")
@@ -93,8 +101,11 @@ class Guard:
         finally:
             self.inflight.give_back(reserved)
             route = path if path in ROUTES else "other"
-            self.metrics.requests.labels(route, str(status)).inc()
-            self.metrics.request_seconds.labels(route).observe(time.perf_counter() - started)
+            if is_probe(headers):
+                self.metrics.probe_requests.labels(route, str(status)).inc()
+            else:
+                self.metrics.requests.labels(route, str(status)).inc()
+                self.metrics.request_seconds.labels(route).observe(time.perf_counter() - started)
 
     def _check_body_headers(self, headers: dict[bytes, bytes]) -> int:
         """The declared body size (0 when chunked), after the checks that need no body."""

@@ -12,8 +12,11 @@ TOKEN_BUCKETS = (16, 64, 256, 1024, 2048, 4096, 8192, 16384, 32768)
 class Metrics:
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
-        self.requests = Counter("codex_embed_requests", "HTTP requests by route and status",
-                                ["route", "status"], registry=r)
+        self.requests = Counter("codex_embed_requests", "HTTP requests by route and status (not the "
+                                "console's probes)", ["route", "status"], registry=r)
+        self.probe_requests = Counter("codex_embed_probe_requests", "The console's health probes "
+                                      "(requests marked with its header) by route and status",
+                                      ["route", "status"], registry=r)
         self.request_seconds = Histogram("codex_embed_request_seconds", "Request latency",
                                          ["route"], buckets=LATENCY_BUCKETS, registry=r)
         self.queue_seconds = Histogram("codex_embed_queue_seconds", "Time a text waited in the queue",
@@ -26,7 +29,7 @@ class Metrics:
                                       buckets=TOKEN_BUCKETS, registry=r)
         self.queue_depth = Gauge("codex_embed_queue_depth", "Texts waiting", registry=r)
         self.tokens = Counter("codex_embed_tokens", "Tokens embedded", registry=r)
-        self.texts = Counter("codex_embed_texts", "Texts embedded", registry=r)
+        self.texts = Counter("codex_embed_texts", "Texts embedded (not the console's probes)", registry=r)
         self.truncated = Counter("codex_embed_truncated_texts", "Texts cut to the max length", registry=r)
         self.dropped = Counter("codex_embed_dropped_texts", "Texts dropped before compute "
                                "(client gone or deadline passed)", registry=r)

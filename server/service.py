@@ -132,7 +132,7 @@ class EmbedService:
             raise PayloadTooLarge(f"too many texts: {count} > {self.settings.max_texts} per request")
 
     async def embed(self, texts: list[str], *, dimension: int | None, prompt_name: str | None,
-                    normalize: bool = True, truncate: bool = True) -> Embedded:
+                    normalize: bool = True, truncate: bool = True, probe: bool = False) -> Embedded:
         if not self.ready or self.model is None or self.batcher is None:
             raise NotReady(self.not_ready_reason)
         self.check_count(len(texts))
@@ -141,7 +141,8 @@ class EmbedService:
         result = await self.batcher.submit([prefix + t for t in texts] if prefix else texts,
                                            dimension=dim, normalize=normalize, truncate=truncate,
                                            timeout=self.settings.request_timeout)
-        self.metrics.texts.inc(len(texts))
+        if not probe:
+            self.metrics.texts.inc(len(texts))
         if result.truncated:
             self.metrics.truncated.inc(result.truncated)
         return result

@@ -101,7 +101,8 @@ class Cluster:
         ep = self.sources.endpoints.reading.value or await self.endpoints_reader.read()
         if not ep.embed_url:
             raise Waiting("no embed server to benchmark")
-        health = self.sources.embed.reading.fresh_value or await self.embed.probe(ep.embed_url)
+        known = self.sources.embed.reading.fresh_value
+        health = (known.first if known is not None else None) or await self.embed.probe(ep.embed_url)
         points = await run_benchmark(self.embed, ep.embed_url, progress=progress)
         run = BenchRun(time.time(), health.model or "?", health.device or "?", health.dimension, "/embed",
                        self.route, tuple(points))
@@ -160,12 +161,14 @@ class Cluster:
         path = await self.slurm.log_path(job.job_id)
         return ["tail", "-n", str(int(lines)), *(["-F"] if follow else []), path]
 
-    async def close(self, step_timeout: float = 5.0) -> None:
-        """Stop every part, each within `step_timeout` s: a stuck one leaves the rest to close."""
+    async def close(self, step_timeout: float = 5.0, deadline: float | None = None) -> None:
+        """Stop every part, each within `step_timeout` s and all by `deadline` (monotonic): a
+        stuck one leaves the rest to close, and a part with no time left is left as it is."""
         for step in (self.sources.stop, self.gpu_stream.stop, self.embed.close, self.neo4j.close,
                      self.runner.close):
+            seconds = step_timeout if deadline is None else min(step_timeout, deadline - time.monotonic())
             try:
-                async with asyncio.timeout(step_timeout):
+                async with asyncio.timeout(max(0.0, seconds)):
                     await step()
             except Exception as exc:  # noqa: BLE001 - closing goes on; the log says what stuck
                 log.warning("closing %s: %s", getattr(step, "__qualname__", step), exc or type(exc).__name__)

@@ -1,4 +1,8 @@
-"""The embed server's health: /health, /ready, a one-text /embed round trip and /metrics."""
+"""The embed server's health: /ready, a one-text /embed round trip, /metrics, and /health (the
+model and device) when the replica was not ready before.
+
+The probe marks its requests (PROBE_HEADER): the server counts them apart, so the traffic the
+console shows is the users' alone."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from ..models import EmbedHealth
+from ..wire import PROBE_HEADER
 from .runner import Runner, ServiceDown
 
 PROBE_TEXT = "codex-console latency probe"
@@ -31,8 +36,9 @@ def metric_value(text: str, name: str, **labels: str) -> float | None:
 EMBED_ROUTES = ("/embed", "/v1/embeddings")
 
 
-def status_total(text: str, first_digits: str) -> float:
-    """Embedding requests (not health checks) whose HTTP status starts with `first_digits`."""
+def status_total(text: str, first_digits: str = "") -> float:
+    """Embedding requests on every embedding route (not health checks) whose HTTP status starts
+    with `first_digits` ("" for all)."""
     total = 0.0
     for m in re.finditer(r"^codex_embed_requests_total\{([^}]*)\} ([0-9.eE+-]+)$", text, re.M):
         labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
@@ -48,7 +54,8 @@ class EmbedProbe:
         self.runner = runner
         self.timeout = timeout
         self.api_key = api_key
-        self._client = httpx.AsyncClient(timeout=timeout)
+        self._client = httpx.AsyncClient(timeout=timeout, headers={PROBE_HEADER: "1"})
+        self._health: dict[str, dict] = {}  # url: its last /health, while it stays ready
 
     async def headers(self) -> dict[str, str]:
         key = await self.api_key() if self.api_key is not None else None
@@ -66,12 +73,17 @@ class EmbedProbe:
                 return await self._probe(url)
         except (httpx.HTTPError, OSError, ValueError, TimeoutError) as exc:
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            raise ServiceDown(f"{url}: {reason}") from None
+            raise ServiceDown(reason) from None
 
     async def _probe(self, url: str) -> EmbedHealth:
         base = (await self.reachable_url(url)).rstrip("/")
-        health = (await self._client.get(base + "/health")).json()
         ready = (await self._client.get(base + "/ready")).status_code == 200
+        # What /health says (model, device) stays while the replica stays ready: asked again only
+        # after it was not (a restart loads the model anew).
+        health = self._health.get(url) if ready else None
+        if health is None:
+            self._health.pop(url, None)
+            health = (await self._client.get(base + "/health")).json()
         latency = dimension = None
         if ready:
             start = time.perf_counter()
@@ -82,12 +94,13 @@ class EmbedProbe:
             r.raise_for_status()
             latency = (time.perf_counter() - start) * 1000
             dimension = r.json().get("dimension")
+            self._health[url] = health
         metrics = (await self._client.get(base + "/metrics")).text
         return EmbedHealth(
             url=url, ready=ready, latency_ms=latency, detail="" if ready else str(health.get("status")),
             model=health.get("model") or "", device=health.get("device") or "", dimension=dimension,
             queue_depth=metric_value(metrics, "codex_embed_queue_depth"),
-            requests=metric_value(metrics, "codex_embed_requests_total", route="/embed"),
+            requests=status_total(metrics),
             texts=metric_value(metrics, "codex_embed_texts_total"),
             errors=status_total(metrics, "5"), rejected=status_total(metrics, "429"))
 

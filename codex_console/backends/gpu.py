@@ -13,6 +13,7 @@ import logging
 import re
 import shlex
 import time
+from typing import Callable
 
 from ..models import GpuReport, Job
 from .nvidia_smi import (
@@ -82,37 +83,39 @@ class GpuClient:
 
 
 class GpuStream:
-    """The latest frame of one long-lived nvidia-smi loop on the job's node."""
+    """One long-lived nvidia-smi loop on the job's node; each frame goes to the listeners as soon
+    as it is read (the console's GPU source is one of them)."""
 
     def __init__(self, runner: Runner, mode: str = "srun", interval: float = 3.0) -> None:
         self.runner, self.mode, self.interval = runner, mode, interval
         self.starts = 0  # how many loops (steps) this stream has started
-        self.latest: GpuReport | None = None
-        self._latest_at = 0.0
+        self.listeners: list[Callable[[GpuReport], None]] = []
+        self._frame_at = 0.0  # when the last frame came, or the loop started
         self._error = ""
         self._target: tuple[str, str] | None = None
         self._task: asyncio.Task[None] | None = None
         self._next_start = 0.0
         self._failures = 0
 
-    async def reading(self, job: Job, wait: float = 10.0) -> GpuReport:
+    async def follow(self, job: Job) -> None:
+        """Keep a loop running for `job` (another job: a new loop). Raises RemoteError when the
+        loop failed or its frames stopped coming."""
         target = (job.job_id, job.node)
         if target != self._target:
             await self.stop()
-            self._target, self.latest, self._error, self._failures = target, None, "", 0
+            self._target, self._error, self._failures = target, "", 0
         if (self._task is None or self._task.done()) and time.monotonic() >= self._next_start:
             self._start(job)
-        deadline = time.monotonic() + wait
-        while self.latest is None and not self._error and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        age = time.monotonic() - self._latest_at
-        if self.latest is not None and age <= max(3 * self.interval, 10):
-            return self.latest
-        raise RemoteError(self._error or f"no GPU reading for {age:.0f}s")
+        silent = time.monotonic() - self._frame_at
+        if self._error:
+            raise RemoteError(self._error)
+        if silent > max(3 * self.interval, 10):
+            raise RemoteError(f"no GPU reading for {silent:.0f}s")
 
     def _start(self, job: Job) -> None:
         argv = gpu_argv(self.mode, job.node, job.job_id, loop_script(self.interval), once=False)
         self.starts += 1
+        self._frame_at = time.monotonic()
         self._task = asyncio.get_running_loop().create_task(self._read(job.node, argv), name="gpu-stream")
 
     async def _read(self, node: str, argv: list[str]) -> None:
@@ -122,11 +125,13 @@ class GpuStream:
                 chunk.append(line)
                 if re.match(r"^@@apps \d+$", line.strip()):
                     try:
-                        self.latest, self._latest_at, self._error = parse_report(node, "\n".join(chunk)), \
-                            time.monotonic(), ""
-                        self._failures = 0
+                        frame = parse_report(node, "\n".join(chunk))
                     except NvidiaSmiError as exc:
                         self._error = str(exc)
+                    else:
+                        self._frame_at, self._error, self._failures = time.monotonic(), "", 0
+                        for listener in list(self.listeners):
+                            listener(frame)
                     chunk = []
             self._error = "the nvidia-smi loop ended: " + (" ".join(chunk[-2:]) or "no output")
         except RemoteError as exc:
@@ -140,3 +145,4 @@ class GpuStream:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        self._target = None

@@ -3,7 +3,9 @@
 The next poll starts `interval` seconds after the last one ended, so a slow login node never
 piles up calls. A source keeps its last good value with the time it was taken and its last
 error, so one slow or dead source shows as stale without holding up the others. Sources that
-read another's value name it in `after`: they poll again as soon as it changes.
+read another's value name it in `after`: they poll again as soon as it changes. A source whose
+values come from a stream is handed them by `push` as they arrive; its poll then only checks
+that the stream runs (and raises `Pushed` when it does).
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ Listener = Callable[["Source"], None]
 
 class Waiting(Exception):
     """Not an error: the reading cannot exist yet (no running job, no endpoints file)."""
+
+
+class Pushed(Exception):
+    """Not an error and no new value: the values arrive by `push`; the poll found the stream
+    that pushes them running, and the reading stays as it is."""
 
 
 def error_kind(exc: BaseException) -> str:
@@ -66,6 +73,8 @@ class Source(Generic[T]):
                 value = await self.fetch()
         except asyncio.CancelledError:
             raise
+        except Pushed:
+            return self.reading
         except Waiting as exc:
             self.reading = Reading(None, time.monotonic(), note=str(exc), elapsed=time.monotonic() - start,
                                    history=self.history)
@@ -74,11 +83,16 @@ class Source(Generic[T]):
             self.reading = Reading(r.value, r.taken, describe(exc), error_kind(exc), time.monotonic(),
                                    elapsed=time.monotonic() - start, history=self.history)
         else:
-            if self.sampler is not None:
-                gauges, counters = self.sampler(value)
-                self.history.add(self.wallclock(), gauges, counters)
-            self.reading = Reading(value, time.monotonic(), elapsed=time.monotonic() - start,
-                                   history=self.history)
+            return self.push(value, time.monotonic() - start)
+        self.publish()
+        return self.reading
+
+    def push(self, value: T, elapsed: float = 0.0) -> Reading[T]:
+        """A new value (from a poll, or from a stream as it arrives): sampled, kept, published."""
+        if self.sampler is not None:
+            gauges, counters = self.sampler(value)
+            self.history.add(self.wallclock(), gauges, counters)
+        self.reading = Reading(value, time.monotonic(), elapsed=elapsed, history=self.history)
         self.publish()
         return self.reading
 
@@ -119,9 +133,10 @@ class Source(Generic[T]):
             self._task = None
 
 
-async def gather(sources: Sequence[Source], timeout: float) -> None:
+async def gather(sources: Sequence[Source], timeout: float, nominal: float | None = None) -> None:
     """Poll every source once, each as soon as the sources it reads have answered, all under one
-    deadline. A source that did not finish in time gets a timeout error as its reading."""
+    deadline. A source that did not finish in time gets a timeout error as its reading, naming
+    the `nominal` deadline (the user's -t) when the caller had less of it left."""
     tasks: dict[str, asyncio.Task[Reading]] = {}
 
     async def poll(source: Source) -> Reading:
@@ -138,4 +153,4 @@ async def gather(sources: Sequence[Source], timeout: float) -> None:
     await asyncio.gather(*pending, return_exceptions=True)
     for source in sources:
         if tasks[source.name] in pending:
-            source.fail(f"timed out after {timeout:g}s", "timeout", timeout)
+            source.fail(f"timed out after {nominal or timeout:g}s", "timeout", timeout)

@@ -6,6 +6,7 @@ import re
 
 from ..config import Config
 from ..models import CommandResult, Job, JobState, Partition
+from .accounting import PastJob, cancelling_uids, check_answer, parse_sacct, sacct_argv
 from .runner import RemoteError, Runner
 from .slurm_parse import (
     SINFO_FORMAT,
@@ -91,6 +92,19 @@ class SlurmClient:
     async def partitions(self) -> list[Partition]:
         res = await self.runner.poll(["sinfo", "--noheader", "--Node", f"--Format={SINFO_FORMAT}"])
         return parse_sinfo(self.ok(res).stdout)
+
+    async def past_jobs(self, since_seconds: float = 7 * 86400) -> list[PastJob]:
+        """The service's jobs that accounting knows of since then, every run of a requeued job
+        a row; raises AccountingUnavailable where the cluster has no `sacct` for us."""
+        res = await self.runner.poll(sacct_argv(self.job_name, await self.user(), since_seconds))
+        text = check_answer(res.returncode, res.stdout, res.stderr)
+        users: dict[str, str] = {}
+        uids = sorted(cancelling_uids(text))
+        if uids:  # "CANCELLED by 1000": say who
+            found = await self.runner.poll(["getent", "passwd", *uids])
+            entries = [line.split(":") for line in found.stdout.splitlines()]
+            users = {e[2]: e[0] for e in entries if len(e) > 2}
+        return parse_sacct(text, users)
 
     async def log_path(self, job_id: str) -> str:
         path = (await self.detail(job_id)).get("StdOut", "")

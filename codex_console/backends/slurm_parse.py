@@ -11,9 +11,10 @@ from ..models import Job, JobState, Partition
 
 # Explicit fields and delimiter (`-O name:|`): a user's SQUEUE_FORMAT cannot change what we read,
 # and no value is cut to a column width. The comment comes last: it is free text.
+# StartTime is what `squeue --start` shows: for a pending job, when the scheduler expects it to start.
 SQUEUE_FIELDS = ("JobID", "Name", "UserName", "StateCompact", "Partition", "NodeList", "Reason",
                  "TimeUsed", "TimeLimit", "TimeLeft", "tres-per-node", "tres-per-job", "SubmitTime",
-                 "RestartCnt", "Comment")
+                 "StartTime", "RestartCnt", "Comment")
 SQUEUE_FORMAT = ",".join(f"{f}:|" for f in SQUEUE_FIELDS)
 SINFO_FORMAT = "PartitionName:|,Available:|,StateLong:|,Gres:|,GresUsed:|,NodeList:"
 
@@ -30,13 +31,14 @@ def parse_squeue_text(text: str) -> list[Job]:
         if len(parts) < len(SQUEUE_FIELDS) or not parts[0].strip() or not parts[0][0].isdigit():
             continue
         (job_id, name, user, state, partition, node, reason, elapsed, limit, left, per_node,
-         per_job, submit, restarts) = parts[:14]
-        comment = "|".join(parts[14:]).removesuffix("|")
+         per_job, submit, start, restarts) = parts[:15]
+        comment = "|".join(parts[15:]).removesuffix("|")
         jobs.append(Job(job_id=job_id, name=name, state=JobState.parse(state), user=user,
                         partition=partition, node=_text(node), reason=_text(reason),
                         elapsed=elapsed, time_limit=limit, time_left=_text(left),
                         gpus=_gpus(per_node), gpus_per_job=_gpus(per_job), submit_time=submit,
-                        restarts=int(restarts) if restarts.isdigit() else 0, comment=_text(comment)))
+                        start_time=_text(start), restarts=int(restarts) if restarts.isdigit() else 0,
+                        comment=_text(comment)))
     return jobs
 
 
@@ -149,7 +151,7 @@ def parse_squeue_json(text: str, now: float | None = None) -> list[Job]:
             time_limit=_minutes(limit), time_left=left,
             gpus=_gpus(str(raw.get("tres_per_node") or "")) or _gres_detail(raw),
             gpus_per_job=_gpus(str(raw.get("tres_per_job") or "")),
-            submit_time=_iso(_number(raw.get("submit_time"))),
+            submit_time=_iso(_number(raw.get("submit_time"))), start_time=_iso(start),
             restarts=_number(raw.get("restart_cnt")) or 0, comment=str(raw.get("comment") or "")))
     return jobs
 
@@ -174,6 +176,7 @@ def job_from_scontrol(fields: dict[str, str]) -> Job:
                elapsed=fields.get("RunTime", ""), time_limit=fields.get("TimeLimit", ""),
                gpus=_gpus(fields.get("TresPerNode", "")),
                gpus_per_job=_gpus(fields.get("TresPerJob", "")), submit_time=fields.get("SubmitTime", ""),
+               start_time=_text(fields.get("StartTime", "")).replace("Unknown", ""),
                restarts=int(fields.get("Restarts", "0") or 0), comment=_text(fields.get("Comment", "")))
 
 

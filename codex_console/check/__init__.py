@@ -25,12 +25,14 @@ def snapshot(cluster: Cluster) -> Snapshot:
 
 
 async def run_check(cluster: Cluster, timeout: float | None = None,
-                    thresholds: Thresholds | None = None) -> CheckResult:
-    """Every probe at once (each as soon as what it reads is known), under one deadline."""
+                    thresholds: Thresholds | None = None, nominal: float | None = None) -> CheckResult:
+    """Every probe at once (each as soon as what it reads is known), under one deadline:
+    `timeout` seconds from now (what is left of the process's -t, `nominal`, which a probe that
+    ran out of time names)."""
     cfg = cluster.cfg
     timeout = timeout or cfg.thresholds.check_timeout
     start = time.monotonic()
-    await cluster.sources.gather(timeout)
+    await cluster.sources.gather(timeout, nominal)
     snap = snapshot(cluster)
     results = judge(snap, cfg.slurm.job_name, thresholds or Thresholds.from_config(cfg.thresholds),
                     seconds(cfg.services.rollover_lead), seconds(cfg.neo4j.dump_every))

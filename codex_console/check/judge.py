@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from ..backends.slurm import service_job
 from ..backends.slurm_parse import duration_seconds
+from ..backends.slurm_reasons import explain_pending
 from ..config import ThresholdsConfig
 from ..models import (
     EmbedHealth,
@@ -15,14 +16,14 @@ from ..models import (
     GpuReport,
     Job,
     JobState,
-    Neo4jHealth,
     ServiceHealth,
+    ServiceReading,
     Tunnel,
 )
 from ..node.neo4j_dump import dump_overdue
 from ..protocol import ROLLOVER_COMMENT, HandoverPhase, Key
 from ..readings import Reading
-from .nagios import Perf, Range, State, judge_value, mib_to_mb, worst
+from .nagios import Perf, Range, State, judge_value, worst
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,8 @@ class Snapshot:
     jobs: Reading[list[Job]]
     endpoints: Reading[Endpoints]
     gpu: Reading[GpuReport]
-    embed: Reading[EmbedHealth]
-    neo4j: Reading[Neo4jHealth]
+    embed: Reading[ServiceReading]
+    neo4j: Reading[ServiceHealth]  # its value is a Neo4jHealth
     tunnels: Reading[list[Tunnel]] | None = None  # None: local mode
 
     @property
@@ -94,35 +95,74 @@ def judge_job(reading: Reading[list[Job]], job_name: str, th: Thresholds) -> Pro
         handing = "".join(f" (hand-over to {j.job_id} {j.state.value})" for j in successors)
         return ProbeResult("job", State.OK, f"job {job.job_id} R{where} {job.elapsed}".rstrip() + handing,
                            reading.elapsed, perf)
-    reason = f" ({job.reason})" if job.reason else ""
+    waits = explain_pending(job.reason)
+    reason = f" ({waits.code}: {waits.means}; expected start {job.start_time or 'not known yet'})" if waits else ""
     return ProbeResult("job", State.WARNING, f"job {job.job_id} {job.state.value}{reason}", reading.elapsed, perf)
 
 
-def judge_service(name: str, reading: Reading[ServiceHealth], endpoints: Reading[Endpoints],
-                  warn: Range, crit: Range, th: Thresholds) -> ProbeResult:
-    """The embed server and Neo4j alike: down, not ready, or its latency against the ranges."""
-    label = f"{name}_latency"
-    unmeasured = (Perf(label, None, "ms", warn.text, crit.text, 0),)
+def _unmeasured(name: str, warn: Range, crit: Range) -> tuple[Perf, ...]:
+    return (Perf(f"{name}_latency", None, "ms", warn.text, crit.text, 0),)
+
+
+def _no_reading(name: str, reading: Reading, endpoints: Reading[Endpoints], warn: Range, crit: Range,
+                th: Thresholds) -> ProbeResult | None:
+    """Nothing to judge: there is nothing to probe yet, or the probe failed; None otherwise."""
     if reading.value is None and reading.note:
         why = reading.note
         ep = endpoints.value
         if ep is not None and ep.stale and ep.reason:
             why += f"; the job says: {ep.reason}"
-        return ProbeResult(name, State.CRITICAL, why, reading.elapsed, unmeasured)
+        return ProbeResult(name, State.CRITICAL, why, reading.elapsed, _unmeasured(name, warn, crit))
     if reading.stale or reading.value is None:
         failed = _failed(name, reading, th.timeout_state, down=State.CRITICAL)
         summary = failed.summary if reading.error_kind in ("timeout", "unreachable") else f"down: {failed.summary}"
-        return ProbeResult(name, failed.state, summary, failed.elapsed_s, unmeasured)
+        return ProbeResult(name, failed.state, summary, failed.elapsed_s, _unmeasured(name, warn, crit))
+    return None
+
+
+def _stale_note(endpoints: Reading[Endpoints]) -> str:
+    return " (endpoints marked stale)" if endpoints.value is not None and endpoints.value.stale else ""
+
+
+def judge_service(name: str, reading: Reading[ServiceHealth], endpoints: Reading[Endpoints],
+                  warn: Range, crit: Range, th: Thresholds) -> ProbeResult:
+    """A one-endpoint service (Neo4j): down, not ready, or its latency against the ranges."""
+    nothing = _no_reading(name, reading, endpoints, warn, crit, th)
+    if nothing is not None:
+        return nothing
     health = reading.value
     if not health.ready or health.latency_ms is None:
         return ProbeResult(name, State.CRITICAL, f"{health.url} not ready ({health.detail or 'no answer'})",
-                           reading.elapsed, unmeasured)
-    state = judge_value(health.latency_ms, warn, crit)
-    stale = " (endpoints marked stale)" if endpoints.value is not None and endpoints.value.stale else ""
-    perf = [Perf(label, round(health.latency_ms, 2), "ms", warn.text, crit.text, 0)]
-    if isinstance(health, EmbedHealth) and health.queue_depth is not None:
-        perf.append(Perf("embed_queue", health.queue_depth, min=0))
-    return ProbeResult(name, state, f"{name} ready {health.latency_ms:.0f} ms{stale}", reading.elapsed, tuple(perf))
+                           reading.elapsed, _unmeasured(name, warn, crit))
+    perf = (Perf(f"{name}_latency", round(health.latency_ms, 2), "ms", warn.text, crit.text, 0),)
+    return ProbeResult(name, judge_value(health.latency_ms, warn, crit),
+                       f"{name} ready {health.latency_ms:.0f} ms{_stale_note(endpoints)}", reading.elapsed, perf)
+
+
+def judge_replicas(name: str, reading: Reading[ServiceReading], endpoints: Reading[Endpoints],
+                   warn: Range, crit: Range, th: Thresholds) -> ProbeResult:
+    """Every replica the endpoints file lists: CRITICAL when none serves, WARNING when some do
+    not; the slowest serving replica's latency against the ranges."""
+    nothing = _no_reading(name, reading, endpoints, warn, crit, th)
+    if nothing is not None:
+        return nothing
+    replicas = reading.value.replicas
+    serving = [r.health for r in replicas if r.ready and r.health is not None and r.health.latency_ms is not None]
+    failing = [f"{r.url} " + (f"not ready ({r.health.detail or 'no answer'})" if r.health is not None
+                              else f"down ({r.error})") for r in replicas if r.health not in serving]
+    if not serving:
+        return ProbeResult(name, State.CRITICAL, "; ".join(failing) or "no replica", reading.elapsed,
+                           _unmeasured(name, warn, crit))
+    slowest = max(h.latency_ms for h in serving)
+    state = worst([judge_value(slowest, warn, crit), State.WARNING if failing else State.OK])
+    perf = [Perf(f"{name}_latency", round(slowest, 2), "ms", warn.text, crit.text, 0)]
+    queues = [h.queue_depth for h in serving if isinstance(h, EmbedHealth) and h.queue_depth is not None]
+    if queues:
+        perf.append(Perf(f"{name}_queue", sum(queues), min=0))
+    count = "" if len(replicas) == 1 else f" {len(serving)}/{len(replicas)}"
+    summary = f"{name}{count} ready {slowest:.0f} ms{_stale_note(endpoints)}" + (
+        f"; {'; '.join(failing)}" if failing else "")
+    return ProbeResult(name, state, summary, reading.elapsed, tuple(perf))
 
 
 def judge_gpu(reading: Reading[GpuReport], th: Thresholds) -> ProbeResult | None:
@@ -134,8 +174,7 @@ def judge_gpu(reading: Reading[GpuReport], th: Thresholds) -> ProbeResult | None
     perf, states, hot = [], [], []
     for g in report.gpus:
         perf.append(Perf(f"gpu{g.index}_util", g.utilization, "%", min=0, max=100))
-        perf.append(Perf(f"gpu{g.index}_mem", None if g.memory_used is None else mib_to_mb(g.memory_used),
-                         "MB", min=0, max=None if g.memory_total is None else mib_to_mb(g.memory_total)))
+        perf.append(Perf(f"gpu{g.index}_mem", g.memory_used_gb, "GB", min=0, max=g.memory_total_gb))
         if g.temperature is not None:
             state = judge_value(g.temperature, th.gpu_temp_warn, th.gpu_temp_crit)
             states.append(state)
@@ -231,7 +270,7 @@ def judge(snapshot: Snapshot, job_name: str, th: Thresholds, lead: float = 0.0, 
     now = time.time() if now is None else now
     results = [judge_job(snapshot.jobs, job_name, th), judge_handover(snapshot.jobs, snapshot.endpoints, lead),
                judge_warnings(snapshot.endpoints), judge_dumps(snapshot.endpoints, dump_every, now),
-               judge_service("embed", snapshot.embed, snapshot.endpoints, th.embed_warn, th.embed_crit, th),
+               judge_replicas("embed", snapshot.embed, snapshot.endpoints, th.embed_warn, th.embed_crit, th),
                judge_service("neo4j", snapshot.neo4j, snapshot.endpoints, th.neo4j_warn, th.neo4j_crit, th),
                judge_gpu(snapshot.gpu, th), judge_tunnels(snapshot.tunnels, th)]
     return [r for r in results if r is not None]

@@ -91,7 +91,3 @@ def judge_value(value: float, warn: Range | None, crit: Range | None) -> State:
         return State.WARNING
     return State.OK
 
-
-def mib_to_mb(mib: float) -> float:
-    """nvidia-smi counts MiB; perfdata knows MB (10^6 bytes)."""
-    return round(mib * 1.048576, 1)

@@ -6,7 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..models import Endpoints, Job
+from ..backends.slurm_reasons import Explanation, explain_pending
+from ..models import Endpoints, Job, JobState
 from .judge import ProbeResult
 from .nagios import Perf, State
 
@@ -33,17 +34,28 @@ class CheckResult:
             return "; ".join(f"{r.name} {r.summary}" for r in bad)
         return ", ".join(r.summary for r in self.probes if r.state is State.OK) or "no probe OK"
 
+    @property
+    def waits(self) -> Explanation | None:
+        """Why the service job waits, when it does."""
+        if self.job is None or self.job.state is JobState.RUNNING:
+            return None
+        return explain_pending(self.job.reason)
+
     def perfdata(self) -> list[Perf]:
         return [p for probe in self.probes for p in probe.perfdata] + [
             Perf("check_time", round(self.elapsed_s, 3), "s", min=0)]
 
     def lines(self) -> list[str]:
         head = f"CODEX {self.state.name} - {self.summary} | " + " ".join(p.render() for p in self.perfdata())
+        waits = [f"what to do: {self.waits.action}"] if self.waits else []
         return [head] + [f"{p.name}: {p.state.name} - {p.summary}" for p in self.probes
-                         if p.state is not State.OK] + self.notes
+                         if p.state is not State.OK] + waits + self.notes
 
     def to_json(self) -> dict[str, Any]:
         job = None if self.job is None else {**asdict(self.job), "state": self.job.state.name}
+        if job is not None:
+            job["waits"] = None if self.waits is None else {
+                **asdict(self.waits), "expected_start": self.job.start_time or None}
         return {
             "state": self.state.name, "exit_code": self.exit_code, "summary": self.summary,
             "elapsed_s": round(self.elapsed_s, 3),

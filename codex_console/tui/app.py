@@ -19,7 +19,7 @@ from .. import bench_log
 from ..bench_log import BenchRun, GraphBenchRun
 from ..models import Job
 from ..operations import OPERATIONS, NotPossible, Operation, operation
-from ..readings import Reading
+from ..readings import WINDOWS, Reading
 from ..session import ConsoleSession
 from .keys import LAST, app_bindings
 from .messages import ReadingArrived
@@ -28,11 +28,11 @@ from .screens.confirm import ConfirmScreen
 from .screens.dashboard import DashboardScreen
 from .screens.graph_bench import GraphBenchScreen
 from .screens.help import HelpScreen
+from .screens.history import HistoryScreen
 from .screens.log import LogScreen
 from .widgets.panel import SourcePanel
 
 GATED = {"operation", "bench", "graph_bench"}  # disabled in read-only mode
-WINDOWS = ("5m", "1h", "24h")
 
 
 class CodexApp(App):
@@ -76,7 +76,7 @@ class CodexApp(App):
     def _route(self, message: ReadingArrived) -> None:
         self.readings[message.source] = message.reading
         for screen in self.screen_stack:
-            if isinstance(screen, DashboardScreen):
+            if isinstance(screen, (DashboardScreen, HistoryScreen)):
                 screen.post_message(ReadingArrived(message.source, message.reading))
 
     def _jobs(self) -> list[Job]:
@@ -144,6 +144,9 @@ class CodexApp(App):
         if self.session is not None:
             self.push_screen(LogScreen(self.session.follow_log))
 
+    def action_history(self) -> None:
+        self.push_screen(HistoryScreen(self.readings.get("accounting")))
+
     def action_bench(self) -> None:
         if self.bench_runs is None:
             self.bench_runs = bench_log.load()
@@ -160,7 +163,8 @@ class CodexApp(App):
             self.push_screen(GraphBenchScreen(run, self.graph_runs, queries, self.readonly))
 
     def action_window(self) -> None:
-        self.window = WINDOWS[(WINDOWS.index(self.window) + 1) % len(WINDOWS)] if self.window in WINDOWS else "5m"
+        names = list(WINDOWS)
+        self.window = names[(names.index(self.window) + 1) % len(names)] if self.window in names else names[0]
         self.notify(f"charts: last {self.window}", timeout=2)
         for screen in self.screen_stack:
             for panel in screen.query(SourcePanel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.text import Text
+
 from ..models import JobState
 
 NA = "N/A"
@@ -39,8 +41,9 @@ def age(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f}h"
 
 
-def mib(value: float | None) -> str:
-    return NA if value is None else f"{value / 1024:.1f}G"
+def gb(used: float | None, total: float | None) -> str:
+    """GPU memory, used of total, in GB: `3.2/16.3GB`."""
+    return f"{num(used, '{:.1f}')}/{num(total, '{:.1f}')}GB"
 
 
 def clip(text: str, width: int) -> str:
@@ -55,3 +58,20 @@ def clip(text: str, width: int) -> str:
     if space >= width // 2:
         cut = cut[:space]
     return cut.rstrip(" ,;:") + "…"
+
+
+def grid(rows: list[list[str | Text]]) -> Text:
+    """Rows of cells in aligned columns, one space apart, as one Text (a panel text can tell
+    whether it changed, which a rich Table cannot)."""
+    cells = [[Text(c) if isinstance(c, str) else c for c in row] for row in rows]
+    columns = max(map(len, cells), default=0)
+    widths = [max((len(row[i]) for row in cells if i < len(row)), default=0) for i in range(columns)]
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for n, row in enumerate(cells):
+        if n:
+            text.append("\n")
+        for i, cell in enumerate(row):
+            text.append_text(cell)
+            if i < len(row) - 1:
+                text.append(" " * (widths[i] - len(cell) + 1))
+    return text

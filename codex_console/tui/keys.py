@@ -27,6 +27,7 @@ FIRST = (  # always visible, even at 80 columns: the footer keeps the first bind
 )
 LAST = (
     Key("l", "log", "Log", "The job log, following"),
+    Key("h", "history", "History", "Past jobs of the service and why each ended (sacct)"),
     Key("b", "bench", "Bench", "Benchmark the embed server (there, n: Neo4j's queries)"),
     Key("w", "window", "Window", "Chart window: 5 min, 1 h, 24 h"),
     Key("ctrl+r", "refresh", "Refresh", "Poll everything now", "^r"),

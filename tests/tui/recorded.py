@@ -15,6 +15,8 @@ from codex_console.models import (
     Endpoints,
     GpuReport,
     Neo4jHealth,
+    ReplicaHealth,
+    ServiceReading,
     Tunnel,
 )
 from codex_console.readings import History, Reading
@@ -24,6 +26,7 @@ FIX = Path(__file__).parent.parent / "fixtures"
 NOW = 1000.0  # the app's monotonic clock
 WALL = 1795905000.0  # its wall clock, a few minutes after the recorded week of checks
 NODE = "98dci4-gpu-0002"
+EMBED_URLS = (f"http://{NODE}:18765", f"http://{NODE}:18766")  # one replica per GPU
 
 
 def _history(samples, values) -> History:
@@ -41,10 +44,12 @@ def recorded_readings(stale_neo4j: bool = False) -> dict[str, Reading]:
                           + (FIX / "nvidia_smi" / "p100x8_query_apps.csv").read_text() + "@@apps 0\n")
     report = GpuReport(report.node, report.gpus[:2], report.processes[:1])
     latencies = [12.0 + (i * 7) % 9 for i in range(30)]
-    embeds = [EmbedHealth(url=f"http://{NODE}:18765", ready=True, latency_ms=lat, model="Qwen3-Embedding-0.6B",
-                          device="cuda:0", dimension=256, queue_depth=float(i % 3), requests=18000.0 + 40 * i,
-                          texts=90000.0 + 900 * i, errors=0.0, rejected=float(i // 10))
-              for i, lat in enumerate(latencies)]
+    embeds = [ServiceReading(replicas=tuple(
+        ReplicaHealth(url=url, health=EmbedHealth(
+            url=url, ready=True, latency_ms=lat + 3 * gpu, model="Qwen3-Embedding-0.6B", device=f"cuda:{gpu}",
+            dimension=256, queue_depth=float((i + gpu) % 3), requests=18000.0 + (40 - 10 * gpu) * i,
+            texts=90000.0 + 900 * i, errors=0.0, rejected=float(i // 10)))
+        for gpu, url in enumerate(EMBED_URLS))) for i, lat in enumerate(latencies)]
     neo4js = [Neo4jHealth(url=f"bolt://{NODE}:7687", ready=True, latency_ms=lat / 5, server="Neo4j/5.26.0",
                           version="5.26.0 community", databases=("neo4j", "system"), nodes=1_234_567,
                           relationships=4_567_890, heap="31g", pagecache="160g", store_bytes=18_200_000_000,
@@ -58,7 +63,7 @@ def recorded_readings(stale_neo4j: bool = False) -> dict[str, Reading]:
              if stale_neo4j else Reading(neo4js[-1], NOW - 2, history=neo4j_history))
     return {
         "jobs": Reading(jobs, NOW - 3),
-        "endpoints": Reading(Endpoints(embed_urls=(f"http://{NODE}:18765",), neo4j_uri=f"bolt://{NODE}:7687",
+        "endpoints": Reading(Endpoints(embed_urls=EMBED_URLS, neo4j_uri=f"bolt://{NODE}:7687",
                                        job_id="812345", node=NODE), NOW - 3),
         "gpu": Reading(report, NOW - 1, history=gpu_history),
         "embed": Reading(embeds[-1], NOW - 1, history=_history(embed_samples, embeds)),

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
+from codex_console import neo4j_operations
 from codex_console.backends.cluster import Cluster
 from codex_console.backends.runner import LocalRunner
 from codex_console.backends.tunnels import TunnelManager
-from codex_console import neo4j_operations
 from codex_console.neo4j_operations import run_neo4j_request
 from codex_console.operations import OPERATIONS, Operation, operation
 from codex_console.session import ConsoleSession

@@ -12,6 +12,7 @@ from codex_console.check.judge import (
     judge,
     judge_gpu,
     judge_job,
+    judge_replicas,
     judge_service,
     verdict,
 )
@@ -25,6 +26,8 @@ from codex_console.models import (
     Job,
     JobState,
     Neo4jHealth,
+    ReplicaHealth,
+    ServiceReading,
 )
 from codex_console.readings import Reading
 
@@ -32,8 +35,13 @@ TH = Thresholds.from_config(ThresholdsConfig())  # embed 500/3000 ms, neo4j 250/
 ENDPOINTS = Reading(Endpoints(embed_urls=("http://gpu-2:18765",), neo4j_uri="bolt://gpu-2:7687"), taken=1.0)
 
 
-def embed(latency_ms: float | None, ready: bool = True) -> Reading[EmbedHealth]:
-    return Reading(EmbedHealth(url="http://gpu-2:18765", ready=ready, latency_ms=latency_ms), taken=1.0)
+def replica(latency_ms: float | None, ready: bool = True, port: int = 18765) -> ReplicaHealth:
+    url = f"http://gpu-2:{port}"
+    return ReplicaHealth(url=url, health=EmbedHealth(url=url, ready=ready, latency_ms=latency_ms, queue_depth=1.0))
+
+
+def embed(latency_ms: float | None, ready: bool = True) -> Reading[ServiceReading]:
+    return Reading(ServiceReading(replicas=(replica(latency_ms, ready),)), taken=1.0)
 
 
 def job(state: JobState, reason: str = "") -> Job:
@@ -62,9 +70,24 @@ def test_bad_ranges_are_refused(bad):
     (499.99, State.OK), (500, State.OK), (500.01, State.WARNING),
     (2999.99, State.WARNING), (3000, State.WARNING), (3000.01, State.CRITICAL)])
 def test_embed_latency_at_just_under_and_just_over_each_threshold(latency, state):
-    result = judge_service("embed", embed(latency), ENDPOINTS, TH.embed_warn, TH.embed_crit, TH)
-    assert result.state is state
+    result = judge_replicas("embed", embed(latency), ENDPOINTS, TH.embed_warn, TH.embed_crit, TH)
+    assert result.state is state and result.summary == f"embed ready {latency:.0f} ms"
     assert result.perfdata[0].render() == f"'embed_latency'={latency:g}ms;500;3000;0"
+
+
+def test_every_replica_is_judged_and_the_slowest_serving_one_sets_the_latency():
+    two = Reading(ServiceReading(replicas=(replica(20.0), replica(600.0, port=18766))), taken=1.0)
+    result = judge_replicas("embed", two, ENDPOINTS, TH.embed_warn, TH.embed_crit, TH)
+    assert result.state is State.WARNING and result.summary == "embed 2/2 ready 600 ms"
+    assert [p.render() for p in result.perfdata] == ["'embed_latency'=600ms;500;3000;0", "'embed_queue'=2;;;0"]
+    one_down = Reading(ServiceReading(replicas=(
+        replica(20.0), ReplicaHealth(url="http://gpu-3:18765", error="ConnectError: refused"))), taken=1.0)
+    result = judge_replicas("embed", one_down, ENDPOINTS, TH.embed_warn, TH.embed_crit, TH)
+    assert result.state is State.WARNING
+    assert result.summary == "embed 1/2 ready 20 ms; http://gpu-3:18765 down (ConnectError: refused)"
+    none = Reading(ServiceReading(replicas=(replica(None, ready=False),)), taken=1.0)
+    result = judge_replicas("embed", none, ENDPOINTS, TH.embed_warn, TH.embed_crit, TH)
+    assert result.state is State.CRITICAL and result.summary == "http://gpu-2:18765 not ready (no answer)"
 
 
 @pytest.mark.parametrize("latency,state", [(250, State.OK), (250.01, State.WARNING), (2000, State.WARNING),
@@ -78,7 +101,7 @@ def test_a_service_that_is_down_not_ready_or_unknown():
     down = Reading(error="ConnectError: refused", error_kind="error", error_at=2.0)
     assert judge_service("embed", down, ENDPOINTS, TH.embed_warn, TH.embed_crit, TH).state is State.CRITICAL
     loading = embed(None, ready=False)
-    result = judge_service("embed", loading, ENDPOINTS, TH.embed_warn, TH.embed_crit, TH)
+    result = judge_replicas("embed", loading, ENDPOINTS, TH.embed_warn, TH.embed_crit, TH)
     assert result.state is State.CRITICAL and result.perfdata[0].render() == "'embed_latency'=U;500;3000;0"
     cut = Reading(error="timed out after 20s", error_kind="timeout", error_at=2.0)
     assert judge_service("embed", cut, ENDPOINTS, TH.embed_warn, TH.embed_crit, TH).state is State.UNKNOWN
@@ -104,13 +127,13 @@ def test_job_states(jobs, state):
 
 @pytest.mark.parametrize("temperature,state", [(85, State.OK), (85.5, State.WARNING), (92, State.WARNING),
                                                (92.5, State.CRITICAL)])
-def test_gpu_temperature_boundaries_and_memory_in_mb(temperature, state):
+def test_gpu_temperature_boundaries_and_memory_in_gb(temperature, state):
     gpu = GpuSample(index=0, name="Tesla P100", uuid="GPU-0", utilization=50.0, memory_used=1024.0,
                     memory_total=16384.0, temperature=temperature, power=100.0)
     result = judge_gpu(Reading(GpuReport("gpu-2", (gpu,)), taken=1.0), TH)
     assert result is not None and result.state is state
     assert [p.render() for p in result.perfdata] == ["'gpu0_util'=50%;;;0;100",
-                                                     "'gpu0_mem'=1073.7MB;;;0;17179.9"]
+                                                     "'gpu0_mem'=1.074GB;;;0;17.18"]
 
 
 def test_unreachable_login_node_is_unknown_overall():

@@ -23,12 +23,23 @@ def read(name: str) -> str:
 
 
 def test_squeue_text_22_05():
-    pending, running = parse_squeue_text(read("squeue_text_22.05.txt"))
-    assert (running.job_id, running.state, running.node, running.gpus) == ("21", JobState.RUNNING, "vm", "1")
-    assert running.time_limit == "7-00:00:00" and running.reason == "" and running.time_left.startswith("6-23:")
-    assert running.comment.startswith("codex-submit:") and running.restarts == 0
-    assert (pending.state, pending.reason, pending.node) == (JobState.PENDING, "Dependency", "")
-    assert pending.gpus_per_job == "1" and pending.gpus == "" and pending.comment == ""
+    dependent, waiting, running = parse_squeue_text(read("squeue_text_22.05.txt"))
+    assert (running.job_id, running.state, running.node, running.gpus) == ("27", JobState.RUNNING, "vm", "1")
+    assert running.time_limit == "10:00" and running.reason == "" and running.time_left == "9:50"
+    assert running.comment == "codex-submit:5f1c0de2a9b34e77" and running.restarts == 0
+    assert running.start_time == "2026-12-04T15:46:54"  # when it started
+    assert (dependent.state, dependent.reason, dependent.node) == (JobState.PENDING, "Dependency", "")
+    assert dependent.gpus_per_job == "1" and dependent.gpus == "" and dependent.comment == ""
+    assert dependent.start_time == ""  # N/A: Slurm has no estimate for a job that waits on another
+    assert (waiting.reason, waiting.gpus) == ("Resources", "2")
+
+
+def test_the_expected_start_is_what_squeue_start_shows():
+    """The console's query reads StartTime, the field `squeue --start` shows as START_TIME."""
+    start = {line.split()[0]: line.split()[5] for line in read("squeue_start_22.05.txt").splitlines()[1:]}
+    jobs = {j.job_id: j for j in parse_squeue_text(read("squeue_text_22.05.txt"))}
+    assert start == {"29": "2026-12-04T15:56:54", "28": "N/A"}
+    assert jobs["29"].start_time == start["29"] and jobs["28"].start_time == ""
 
 
 def test_squeue_text_ignores_headers_and_short_lines():

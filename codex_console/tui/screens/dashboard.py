@@ -2,7 +2,9 @@
 tunnels and availability, and the status line; it fills any terminal from 80x24 up.
 
 It draws only what it is handed: every ReadingArrived goes to every panel (each keeps the
-sources it shows) and to the status line.
+sources it shows) and to the status line. A source's first reading is drawn at once; later ones
+are drawn together once a second (a frame), with the status line's ages and the charts' waiting
+changes: one screen update a second at most, however many sources polled in it.
 """
 
 from __future__ import annotations
@@ -18,17 +20,20 @@ from ...backends.sources import SOURCE_NAMES
 from ...readings import Reading
 from ..messages import ReadingArrived
 from ..widgets.availability import AvailabilityPanel
+from ..widgets.chart import TimeChart
+from ..widgets.embed import EmbedPanel
 from ..widgets.events import EventsPane
 from ..widgets.gpus import GpuPanel
 from ..widgets.job_card import JobCard
 from ..widgets.jobs import JobsPanel
 from ..widgets.panel import SourcePanel
-from ..widgets.services import EmbedPanel, Neo4jPanel
+from ..widgets.services import Neo4jPanel
 from ..widgets.status import StatusLine
 from ..widgets.tunnels import TunnelsPanel
 
 COMPACT_HEIGHT = 32  # below this, charts give way to text
 NARROW_WIDTH = 120
+FRAME = 1.0  # seconds between two drawings of what came in
 
 
 class DashboardScreen(Screen):
@@ -36,6 +41,8 @@ class DashboardScreen(Screen):
         super().__init__()
         self.local = local
         self.note = note
+        self.pending: dict[str, Reading] = {}  # the newest reading of each source not drawn yet
+        self.drawn: set[str] = set()  # sources drawn at least once
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -57,6 +64,7 @@ class DashboardScreen(Screen):
     def on_mount(self) -> None:
         for source, reading in getattr(self.app, "readings", {}).items():
             self.show(source, reading)
+        self.set_interval(FRAME, self.draw_frame)
 
     def on_resize(self, event: Resize) -> None:
         self.set_class(event.size.height < COMPACT_HEIGHT, "-compact")
@@ -64,9 +72,23 @@ class DashboardScreen(Screen):
 
     @on(ReadingArrived)
     def _arrived(self, message: ReadingArrived) -> None:
-        self.show(message.source, message.reading)
+        if message.source in self.drawn:
+            self.pending[message.source] = message.reading
+        else:
+            self.show(message.source, message.reading)
+
+    def draw_frame(self) -> None:
+        """Everything that came in since the last frame, the status line's ages, and the charts'
+        changes whose time has come, in one screen update."""
+        pending, self.pending = self.pending, {}
+        for source, reading in pending.items():
+            self.show(source, reading)
+        self.query_one(StatusLine).tick()
+        for chart in self.query(TimeChart):
+            chart.draw_due()
 
     def show(self, source: str, reading: Reading) -> None:
+        self.drawn.add(source)
         for panel in self.query(SourcePanel):
             panel.receive(source, reading)
         self.query_one(StatusLine).show(source, reading)

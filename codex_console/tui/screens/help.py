@@ -35,9 +35,11 @@ class HelpScreen(ModalScreen[None]):
         from .bench import BenchScreen
         from .confirm import ConfirmScreen
         from .graph_bench import GraphBenchScreen
+        from .history import HistoryScreen
         from .log import LogScreen
 
         self.sections = [("Dashboard", app_key_rows()), ("Job log (l)", key_rows(LogScreen)),
+                         ("Past jobs (h)", key_rows(HistoryScreen)),
                          ("Benchmark (b)", key_rows(BenchScreen)), ("Neo4j queries (b, n)", key_rows(GraphBenchScreen)),
                          ("Confirmation", key_rows(ConfirmScreen)), ("This help", key_rows(HelpScreen))]
         self.readonly = readonly

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Static
 
 from ...history import Summary
 from ...readings import Reading
 from ...report import duration, share, when
 from ..format import age
-from .panel import SourcePanel
+from .panel import PanelText, SourcePanel
 
 STATE_STYLE = {"OK": "bold green", "WARNING": "bold yellow", "CRITICAL": "bold red", "UNKNOWN": "bold magenta"}
 
@@ -23,10 +22,10 @@ class AvailabilityPanel(SourcePanel):
         super().__init__("Availability", **kwargs)
 
     def compose(self) -> ComposeResult:
-        yield Static("reading the check history", id="availability-text", classes="panel-text")
+        yield PanelText("reading the check history", id="availability-text", classes="panel-text")
 
     def show(self, reading: Reading[Summary]) -> None:
-        self.query_one("#availability-text", Static).update(
+        self.query_one("#availability-text", PanelText).show(
             availability_text(reading.value, self.wallclock(), max(1, self.size.height - 5)))
 
 

@@ -1,5 +1,10 @@
 """A time-axis chart: lines over the chosen window, the time of day on the x axis, the unit on
-the y axis. No data draws an empty frame that says so, never a full bar."""
+the y axis. No data draws an empty frame that says so, never a full bar.
+
+Building a plot and drawing its braille lines is the console's dearest work, so a chart is drawn
+again only when what it would draw changed, and then no sooner than a pixel column of its window
+later and `MIN_GAP` seconds at the least (a change waits for that, it is never lost: its screen
+calls `draw_due` every second). A new window is drawn at once."""
 
 from __future__ import annotations
 
@@ -9,9 +14,7 @@ from typing import Sequence
 
 from textual_plotext import PlotextPlot
 
-from ...readings import Point
-
-WINDOWS = {"5m": 300.0, "1h": 3600.0, "24h": 86400.0}
+from ...readings import WINDOWS, Point
 
 
 @dataclass(frozen=True)
@@ -30,27 +33,67 @@ def time_labels(window: float, now: float, count: int = 4) -> tuple[list[float],
 
 class TimeChart(PlotextPlot):
     DEFAULT_CSS = "TimeChart { height: 1fr; min-height: 6; }"
+    MIN_GAP = 5.0  # seconds between two drawings of one chart at the least
 
     def __init__(self, title: str, unit: str, **kwargs) -> None:
         super().__init__(**kwargs)
         self.title = title
         self.unit = unit
         self._axis = (300.0, 0.0)  # window, now: the time axis, labelled when drawn
+        self._drawn: object = None  # what the last draw drew: the same again is not drawn
+        self._pending: tuple | None = None  # a change not drawn yet (it came too soon)
+        self._built_at: float | None = None
+        self.lines: dict[str, list[tuple[float, float]]] = {}  # label: the (t, value) points drawn
+        self.builds = 0  # plots built: a chart whose points did not change is not built again
         # Plotext's "clear" theme draws on the panel's own background. (The "auto" theme is
         # registered once per process, and its colours then depend on which app came first.)
         self.theme = "clear"
 
+    def clock(self) -> float:
+        return getattr(self.app, "clock", time.monotonic)()
+
+    def gap(self, seconds: float) -> float:
+        """How long after a drawing the next may come: a braille pixel column of the window."""
+        return max(self.MIN_GAP, seconds / max(1, 2 * (self.size.width - 8)))
+
     def draw(self, lines: Sequence[Line], window: str, now: float, floor: float | None = 0.0) -> None:
-        seconds = WINDOWS.get(window, 300.0)
+        """Draw `lines` (the points of `window`, as Series.window gave them) ending at `now`."""
+        seconds = WINDOWS[window]
+        shown = [(line.label, [(p.t, getattr(p, line.statistic)) for p in line.points if now - seconds <= p.t <= now])
+                 for line in lines]
+        content = (window, floor, tuple((label, tuple(xy)) for label, xy in shown))
+        if content == self._drawn:
+            self._pending = None
+            return
+        self._pending = (content, shown, window, now, floor)
+        same_window = isinstance(self._drawn, tuple) and self._drawn[0] == window
+        if not (same_window and self._built_at is not None and self.clock() - self._built_at < self.gap(seconds)):
+            self.draw_due(force=True)
+
+    def draw_due(self, force: bool = False) -> None:
+        """Draw the change that waits, if there is one and its time has come."""
+        if self._pending is None:
+            return
+        content, shown, window, now, floor = self._pending
+        if not force and self._built_at is not None and self.clock() - self._built_at < self.gap(WINDOWS[window]):
+            return
+        self._pending = None
+        self._drawn, self._built_at = content, self.clock()
+        self._build(shown, window, now, floor)
+
+    def _build(self, shown: list[tuple[str, list[tuple[float, float]]]], window: str, now: float,
+               floor: float | None) -> None:
+        seconds = WINDOWS[window]
+        self.lines = dict(shown)
+        self.builds += 1
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
         drawn, highest = 0, 0.0
-        for line in lines:
-            xs = [p.t - now for p in line.points if p.t >= now - seconds]
-            ys = [getattr(p, line.statistic) for p in line.points if p.t >= now - seconds]
-            if xs:
-                plt.plot(xs, ys, label=line.label, marker="braille")
+        for label, xy in shown:
+            if xy:
+                ys = [y for _, y in xy]
+                plt.plot([t - now for t, _ in xy], ys, label=label, marker="braille")
                 drawn += 1
                 highest = max(highest, *ys)
         self._axis = (seconds, now)

@@ -1,4 +1,5 @@
-"""Per-GPU utilization and memory bars, temperature, power, processes; both over time."""
+"""Per-GPU utilization and memory bars, temperature, power, processes; both over time. Memory is
+in GB everywhere (text, chart, the check's perfdata)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,12 @@ import os
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Static
 
 from ...models import GpuReport
 from ...readings import Reading
-from ..format import NA, bar, mib, num
+from ..format import NA, bar, gb, num
 from .chart import Line, TimeChart
-from .panel import SourcePanel
+from .panel import PanelText, SourcePanel
 
 
 class GpuPanel(SourcePanel):
@@ -22,21 +22,20 @@ class GpuPanel(SourcePanel):
         super().__init__("GPUs", **kwargs)
 
     def compose(self) -> ComposeResult:
-        yield Static(NA, id="gpu-table", classes="panel-text")
+        yield PanelText(NA, id="gpu-table", classes="panel-text")
         yield TimeChart("utilization", "%", id="gpu-util-chart")
-        yield TimeChart("memory", "%", id="gpu-mem-chart")
+        yield TimeChart("memory", "GB", id="gpu-mem-chart")
 
     def show(self, reading: Reading[GpuReport]) -> None:
         report = reading.value
-        table = self.query_one("#gpu-table", Static)
+        table = self.query_one("#gpu-table", PanelText)
         if report is None:
-            table.update(Text(reading.note or reading.error or "no running job", style="dim"))
+            table.show(Text(reading.note or reading.error or "no running job", style="dim"))
         else:
-            table.update(gpu_text(report, wide=self.size.width >= 44))
+            table.show(gpu_text(report, wide=self.size.width >= 44))
         history, now, window = reading.history, self.wallclock(), self.window()
-        indices = sorted({int(n[3:].split("_")[0]) for n in history.names() if n.startswith("gpu") and "_" in n})
-        for kind, chart_id in (("util", "#gpu-util-chart"), ("mem", "#gpu-mem-chart")):
-            lines = [Line(f"gpu{i}", history[f"gpu{i}_{kind}"].window(86400, now)) for i in indices]
+        for measure, chart_id in (("util", "#gpu-util-chart"), ("mem_gb", "#gpu-mem-chart")):
+            lines = [Line(f"gpu{gpu}", history[measure, gpu].window(window, now)) for gpu in history.subjects(measure)]
             self.query_one(chart_id, TimeChart).draw(lines, window, now)
 
 
@@ -47,19 +46,19 @@ def gpu_text(report: GpuReport, wide: bool = True) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     for g in report.gpus:
         util = None if g.utilization is None else g.utilization / 100
-        mem = None if g.memory_used is None or not g.memory_total else g.memory_used / g.memory_total
+        used, total = g.memory_used_gb, g.memory_total_gb
+        mem = None if used is None or not total else used / total
         if text:
             text.append("\n")
         text.append(f"{g.index} ", style="bold")
         if not wide:
-            text.append(f"{num(g.utilization, unit='%'):>4} {mib(g.memory_used)}/{mib(g.memory_total)} "
-                        f"{num(g.temperature, unit='C')}")
+            text.append(f"{num(g.utilization, unit='%'):>4} {gb(used, total)} {num(g.temperature, unit='C')}")
             continue
         text.append(short_name(g.name))
         text.append(f"  {num(g.temperature, unit='C')} {num(g.power, unit='W')}  ", style="dim")
         text.append(" ".join(by_uuid.get(g.uuid, [])) or "idle", style="cyan")
         text.append(f"\n  util {bar(util, 6)} {num(g.utilization, unit='%'):>4}  "
-                    f"mem {bar(mem, 6)} {mib(g.memory_used)}/{mib(g.memory_total)}")
+                    f"mem {bar(mem, 6)} {gb(used, total)}")
     return text
 
 

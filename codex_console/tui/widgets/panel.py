@@ -10,11 +10,30 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
+from rich.text import Text
 from textual.containers import Vertical
 from textual.reactive import reactive
+from textual.widgets import Static
 
-from ...readings import Reading
+from ...readings import WINDOWS, Reading
 from ..format import age, clip
+
+
+class PanelText(Static):
+    """A panel's text. Drawn again only when it changed, and laid out again (the whole screen)
+    only when its number of lines did: an idle console redraws little."""
+
+    def __init__(self, content: str | Text = "", **kwargs) -> None:
+        super().__init__(content, **kwargs)
+        self.shown: Text | None = None
+
+    def show(self, content: str | Text) -> None:
+        text = Text(content) if isinstance(content, str) else content
+        if self.shown is not None and text == self.shown:
+            return
+        relayout = self.shown is None or text.plain.count("\n") != self.shown.plain.count("\n")
+        self.shown = text
+        self.update(text, layout=relayout)
 
 
 class SourcePanel(Vertical):
@@ -41,7 +60,7 @@ class SourcePanel(Vertical):
             self.reading = reading
 
     def window(self) -> str:
-        return getattr(self.app, "window", "5m")
+        return getattr(self.app, "window", next(iter(WINDOWS)))
 
     def redraw(self) -> None:
         """Draw again (the chart window changed)."""
@@ -54,7 +73,9 @@ class SourcePanel(Vertical):
         self.show(reading)
         self.set_class(reading.stale, "-stale")
         text = f"STALE {age(reading.age(self.now()))}: {reading.error}" if reading.stale else ""
-        self.border_subtitle = clip(text, max(10, self.size.width - 6))
+        subtitle = clip(text, max(10, self.size.width - 6))
+        if subtitle != (self.border_subtitle or ""):  # setting it, even to the same, redraws the panel
+            self.border_subtitle = subtitle
 
     def show(self, reading: Reading) -> None:
         raise NotImplementedError

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from .. import bench_log, history
 from ..bench_log import BenchRun, GraphBenchRun
+from ..catalogue import ServiceSpec, resolve
 from ..config import Config
 from .bench import Progress, run_benchmark
 from .connect import make_runner
@@ -21,6 +22,7 @@ from .embed import EmbedProbe
 from .endpoints import EndpointsReader
 from .gpu import GpuClient, GpuStream
 from .graph_bench import QueryProgress, run_graph_benchmark
+from .http_probe import HttpProbe
 from .login_auth import Prompter
 from .neo4j import Auth, Neo4jProbe
 from .poller import Waiting
@@ -53,10 +55,15 @@ class Cluster:
         self.endpoints_reader = EndpointsReader(self.runner, cfg.services.endpoints_file, shared=(self.api_key_file,))
         self.embed = EmbedProbe(self.runner, api_key=self.api_key)
         self.neo4j = Neo4jProbe(self.runner, auth=self.neo4j_auth)
+        self.http = HttpProbe(self.runner)
         self.tunnels = TunnelManager(cfg)
         self.sources = Sources(self, stream_gpu=stream_gpu)
         self._home: str | None = None
         self._secrets: dict[str, str] = {}
+
+    def catalogue(self) -> tuple[ServiceSpec, ...]:
+        """The services the console's config says the job runs."""
+        return resolve(self.cfg.services, self.cfg.slurm, self.cfg.catalogue)
 
     # -- files on the cluster ---------------------------------------------------------------
     async def remote_home(self) -> str:
@@ -164,7 +171,7 @@ class Cluster:
     async def close(self, step_timeout: float = 5.0, deadline: float | None = None) -> None:
         """Stop every part, each within `step_timeout` s and all by `deadline` (monotonic): a
         stuck one leaves the rest to close, and a part with no time left is left as it is."""
-        for step in (self.sources.stop, self.gpu_stream.stop, self.embed.close, self.neo4j.close,
+        for step in (self.sources.stop, self.gpu_stream.stop, self.embed.close, self.neo4j.close, self.http.close,
                      self.runner.close):
             seconds = step_timeout if deadline is None else min(step_timeout, deadline - time.monotonic())
             try:

@@ -25,6 +25,7 @@ from ..models import (
     Job,
     JobState,
     Neo4jHealth,
+    ServiceEndpoints,
     ServiceReading,
     Tunnel,
 )
@@ -37,7 +38,8 @@ from .slurm import service_job
 if TYPE_CHECKING:
     from .cluster import Cluster
 
-SOURCE_NAMES = ("jobs", "endpoints", "gpu", "embed", "neo4j", "tunnels", "health", "accounting")
+SOURCE_NAMES = ("jobs", "endpoints", "gpu", "embed", "neo4j", "services", "tunnels", "health", "accounting")
+OWN_SOURCES = ("embed", "neo4j")  # services of the catalogue with a source (and panel) of their own
 HISTORY_SPAN = 7 * 86400.0  # how far back the dashboard's past jobs go
 
 
@@ -82,6 +84,16 @@ def embed_samples(reading: ServiceReading) -> Samples:
     return gauges, counters
 
 
+def services_samples(services: dict[str, ServiceReading]) -> Samples:
+    """Per service and replica (subject: the URL, unique across services) the latency."""
+    gauges: dict = {}
+    for reading in services.values():
+        for replica in reading.replicas:
+            if replica.health is not None and replica.health.latency_ms is not None:
+                gauges["latency_ms", replica.url] = replica.health.latency_ms
+    return gauges, {}
+
+
 def latency_samples(health: Neo4jHealth) -> Samples:
     return ({"latency_ms": health.latency_ms} if health.latency_ms is not None else {}), {}
 
@@ -111,6 +123,8 @@ class Sources:
                                             sampler=embed_samples, timeout=cluster.embed.timeout + 2)
         self.neo4j = Source[Neo4jHealth]("neo4j", self._neo4j, p.neo4j, after=[self.endpoints],
                                          sampler=latency_samples)
+        self.services = Source[dict[str, ServiceReading]]("services", self._services, p.embed,
+                                                          after=[self.endpoints], sampler=services_samples)
         self.tunnels = Source[list[Tunnel]]("tunnels", self._tunnels, p.tunnels)
         self.health = Source[Summary]("health", self._health, p.health)
         self.accounting = Source[list[PastJob]]("accounting", self._accounting, p.health, timeout=30)
@@ -118,7 +132,7 @@ class Sources:
 
     def checked(self) -> list[Source]:
         """What the check judges, in dependency order; no tunnels in local mode."""
-        every = [self.jobs, self.endpoints, self.gpu, self.embed, self.neo4j]
+        every = [self.jobs, self.endpoints, self.gpu, self.embed, self.neo4j, self.services]
         return every if self.cluster.cfg.login.local else every + [self.tunnels]
 
     def all(self) -> list[Source]:
@@ -183,6 +197,26 @@ class Sources:
     async def _neo4j(self) -> Neo4jHealth:
         health = await self.cluster.neo4j.probe(self._endpoint("neo4j_uri", "NEO4J_URI"))
         return with_job_facts(health, self.endpoints.reading.value)
+
+    async def _services(self) -> dict[str, ServiceReading]:
+        """Every other service of the catalogue, each replica probed as its kind says: an embed
+        server's round trip, or an HTTP server's health path."""
+        found = self.endpoints.reading.value
+        others = [s for s in (found.services if found is not None else ()) if s.name not in OWN_SOURCES]
+        if not others:
+            self._endpoint("job_id", "JOB_ID")  # says why there is nothing (no file, not readable)
+            raise Waiting("no other services in the catalogue")
+        health = {spec.name: spec.health for spec in self.cluster.catalogue()}
+        timeout = self.cluster.embed.timeout + 0.5
+
+        async def one(service: ServiceEndpoints) -> ServiceReading:
+            if service.kind == "embed":
+                return await probe_replicas(service.urls, self.cluster.embed.probe, timeout)
+            path = health.get(service.name) or "/health"
+            return await probe_replicas(service.urls, lambda url: self.cluster.http.probe(url, path), timeout)
+
+        readings = await asyncio.gather(*(one(s) for s in others))
+        return {s.name: r for s, r in zip(others, readings)}
 
     async def _tunnels(self) -> list[Tunnel]:
         return await asyncio.to_thread(self.cluster.tunnels.status)

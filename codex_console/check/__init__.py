@@ -10,8 +10,9 @@ import time
 
 from ..backends.cluster import Cluster
 from ..config import seconds
-from .judge import ProbeResult, Snapshot, Thresholds, judge, verdict
+from .judge import Snapshot, Thresholds, judge, verdict
 from .nagios import State
+from .probe import ProbeResult
 from .result import CheckResult, unknown
 
 __all__ = ["CheckResult", "ProbeResult", "Snapshot", "State", "Thresholds", "run_check", "snapshot", "unknown"]
@@ -21,7 +22,7 @@ def snapshot(cluster: Cluster) -> Snapshot:
     s = cluster.sources
     return Snapshot(jobs=s.jobs.reading, endpoints=s.endpoints.reading, gpu=s.gpu.reading,
                     embed=s.embed.reading, neo4j=s.neo4j.reading,
-                    tunnels=None if cluster.cfg.login.local else s.tunnels.reading)
+                    tunnels=None if cluster.cfg.login.local else s.tunnels.reading, services=s.services.reading)
 
 
 async def run_check(cluster: Cluster, timeout: float | None = None,

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
 
 from ..backends.slurm import service_job
 from ..backends.slurm_parse import duration_seconds
@@ -20,19 +19,11 @@ from ..models import (
     ServiceReading,
     Tunnel,
 )
-from ..node.neo4j_dump import dump_overdue
 from ..protocol import ROLLOVER_COMMENT, HandoverPhase, Key
 from ..readings import Reading
+from .job_report import judge_dumps, judge_warnings
 from .nagios import Perf, Range, State, judge_value, worst
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    name: str
-    state: State
-    summary: str
-    elapsed_s: float = 0.0
-    perfdata: tuple[Perf, ...] = ()
+from .probe import ProbeResult
 
 
 @dataclass(frozen=True)
@@ -62,6 +53,7 @@ class Snapshot:
     embed: Reading[ServiceReading]
     neo4j: Reading[ServiceHealth]  # its value is a Neo4jHealth
     tunnels: Reading[list[Tunnel]] | None = None  # None: local mode
+    services: Reading[dict[str, ServiceReading]] | None = None  # the catalogue's other services
 
     @property
     def job(self) -> Job | None:
@@ -165,6 +157,31 @@ def judge_replicas(name: str, reading: Reading[ServiceReading], endpoints: Readi
     return ProbeResult(name, state, summary, reading.elapsed, tuple(perf))
 
 
+def judge_catalogue(reading: Reading[dict[str, ServiceReading]] | None, endpoints: Reading[Endpoints],
+                    th: Thresholds) -> list[ProbeResult]:
+    """One probe per service of the catalogue beyond embed and Neo4j, judged as the embed
+    service's replicas are (its latency against the embed ranges: thresholds.embed_latency_*)."""
+    if reading is None or (reading.value is None and reading.note):
+        return []
+    ep = endpoints.value
+    names = [s.name for s in ep.services if s.name not in ("embed", "neo4j")] if ep is not None else []
+    if reading.stale or reading.value is None:
+        return [r for r in (_no_reading(n, reading, endpoints, th.embed_warn, th.embed_crit, th) for n in names) if r]
+    results = []
+    for name, service in reading.value.items():
+        if not service.replicas:  # none ready: what the job says of each instance
+            listed = ep.service(name) if ep is not None else None
+            why = "; ".join(f"{i.name} {i.state}" + (f" ({i.why})" if i.why else "")
+                            for i in (listed.instances if listed is not None else ()))
+            results.append(ProbeResult(name, State.CRITICAL, f"{name}: no instance ready" + (f": {why}" if why else ""),
+                                       reading.elapsed, (Perf(f"{name}_latency", None, "ms", th.embed_warn.text,
+                                                              th.embed_crit.text, 0),)))
+            continue
+        one = replace(reading, value=service)
+        results.append(judge_replicas(name, one, endpoints, th.embed_warn, th.embed_crit, th))
+    return results
+
+
 def judge_gpu(reading: Reading[GpuReport], th: Thresholds) -> ProbeResult | None:
     if reading.value is None and reading.note:
         return None  # no running job: nothing to measure
@@ -206,46 +223,6 @@ def judge_handover(jobs: Reading[list[Job]], endpoints: Reading[Endpoints], lead
     return ProbeResult("handover", State.OK, f"hand-over {said}, {when}")
 
 
-def judge_warnings(endpoints: Reading[Endpoints]) -> ProbeResult | None:
-    """What the job says to fix though it serves (a Neo4j store on a filesystem whose locks it
-    cannot trust): WARNING."""
-    ep = endpoints.fresh_value
-    if ep is None or not ep.warnings:
-        return None
-    return ProbeResult("warnings", State.WARNING, "; ".join(ep.warnings))
-
-
-def judge_dumps(endpoints: Reading[Endpoints], every: float, now: float) -> ProbeResult | None:
-    """WARNING when the newest Neo4j dump (else the job's start) is older than twice neo4j.dump_every."""
-    ep = endpoints.fresh_value
-    if ep is None or every <= 0 or not ep.neo4j_uri:
-        return None
-    facts = dict(ep.neo4j)
-    last = float(facts["last_dump_at"]) if facts.get("last_dump_at") else None
-    started = _epoch(ep.started)
-    age = None if last is None else now - last
-    perf = (Perf("neo4j_dump_age", None if age is None else round(age), "s", f"{2 * every:.0f}", min=0),)
-    if not dump_overdue(now, last if last is not None else started, every):
-        said = f"last Neo4j dump {_span(age)} ago" if age is not None else "no Neo4j dump yet"
-        return ProbeResult("dumps", State.OK, said, perfdata=perf)
-    said = f"last Neo4j dump {_span(age)} ago" if age is not None else "no Neo4j dump since the job started"
-    return ProbeResult("dumps", State.WARNING, f"{said}, more than twice neo4j.dump_every ({_span(every)})",
-                       perfdata=perf)
-
-
-def _epoch(text: str) -> float | None:
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
-    except ValueError:
-        return None
-
-
-def _span(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    return f"{seconds / 86400:.1f}d" if seconds >= 2 * 86400 else f"{seconds / 3600:.1f}h"
-
-
 def _minutes(seconds: int) -> str:
     return f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
 
@@ -272,6 +249,7 @@ def judge(snapshot: Snapshot, job_name: str, th: Thresholds, lead: float = 0.0, 
                judge_warnings(snapshot.endpoints), judge_dumps(snapshot.endpoints, dump_every, now),
                judge_replicas("embed", snapshot.embed, snapshot.endpoints, th.embed_warn, th.embed_crit, th),
                judge_service("neo4j", snapshot.neo4j, snapshot.endpoints, th.neo4j_warn, th.neo4j_crit, th),
+               *judge_catalogue(snapshot.services, snapshot.endpoints, th),
                judge_gpu(snapshot.gpu, th), judge_tunnels(snapshot.tunnels, th)]
     return [r for r in results if r is not None]
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from ..backends.slurm_reasons import Explanation, explain_pending
 from ..models import Endpoints, Job, JobState
-from .judge import ProbeResult
 from .nagios import Perf, State
+from .probe import ProbeResult
 
 
 @dataclass

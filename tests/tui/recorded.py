@@ -7,7 +7,7 @@ from pathlib import Path
 from codex_console import history as check_history
 from codex_console.backends.gpu import parse_report
 from codex_console.backends.slurm_parse import parse_squeue_json
-from codex_console.backends.sources import embed_samples, gpu_samples, latency_samples
+from codex_console.backends.sources import embed_samples, gpu_samples, latency_samples, services_samples
 from codex_console.bench_log import BenchRun
 from codex_console.models import (
     BenchPoint,
@@ -16,6 +16,7 @@ from codex_console.models import (
     GpuReport,
     Neo4jHealth,
     ReplicaHealth,
+    ServiceHealth,
     ServiceReading,
     Tunnel,
 )
@@ -61,8 +62,13 @@ def recorded_readings(stale_neo4j: bool = False) -> dict[str, Reading]:
     neo4j = (Reading(neo4js[-1], NOW - 40, "ServiceUnavailable: connection refused", "error", NOW - 2,
                      history=neo4j_history)
              if stale_neo4j else Reading(neo4js[-1], NOW - 2, history=neo4j_history))
+    llm = f"http://{NODE}:18800"  # the catalogue's other services: an LLM behind vLLM, an 8B embedder
+    services = [{"llm": ServiceReading(replicas=(ReplicaHealth(url=llm, health=ServiceHealth(
+        url=llm, ready=True, latency_ms=2.0 + i % 3)),)), "embed-8b": ServiceReading(replicas=(ReplicaHealth(
+            url=f"http://{NODE}:18900", error="ConnectError: connection refused"),))} for i in range(30)]
     return {
         "jobs": Reading(jobs, NOW - 3),
+        "services": Reading(services[-1], NOW - 1, history=_history(services_samples, services)),
         "endpoints": Reading(Endpoints(embed_urls=EMBED_URLS, neo4j_uri=f"bolt://{NODE}:7687",
                                        job_id="812345", node=NODE), NOW - 3),
         "gpu": Reading(report, NOW - 1, history=gpu_history),

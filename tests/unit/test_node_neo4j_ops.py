@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from codex_console.backends.endpoints import endpoints_from, parse_env_file, parse_twin
-from codex_console.check.judge import judge_dumps
+from codex_console.check.job_report import judge_dumps
 from codex_console.check.nagios import State
 from codex_console.readings import Reading
 

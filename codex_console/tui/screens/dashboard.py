@@ -20,6 +20,7 @@ from ...backends.sources import SOURCE_NAMES
 from ...readings import Reading
 from ..messages import ReadingArrived
 from ..widgets.availability import AvailabilityPanel
+from ..widgets.catalogue import ServicesPanel
 from ..widgets.chart import TimeChart
 from ..widgets.embed import EmbedPanel
 from ..widgets.events import EventsPane
@@ -56,6 +57,7 @@ class DashboardScreen(Screen):
                 yield EmbedPanel(id="embed-panel")
                 yield Neo4jPanel(id="neo4j-panel")
             with Horizontal(id="bottom"):
+                yield ServicesPanel(id="services-panel")
                 yield TunnelsPanel(local=self.local, id="tunnels-panel")
                 yield AvailabilityPanel(id="availability-panel")
         yield StatusLine(note=self.note, order=SOURCE_NAMES, id="status")

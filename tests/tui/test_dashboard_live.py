@@ -51,8 +51,10 @@ async def test_dashboard_shows_and_acts_on_the_real_job(sandbox, tmp_path):
         async with app.run_test(size=(160, 50)) as pilot:
             await until(pilot, lambda: jobs_in_table(app).get(job_id) == "RUNNING")
             await until(pilot, lambda: "HEALTHY" in text_of(app, "#neo4j-panel .service-text"))
-            await until(pilot, lambda: "READY" in text_of(app, "#embed-panel .service-text")
-                        and "p50" in text_of(app, "#embed-panel .service-text"))
+            port = f":{cfg.services.embed_port}"  # the job's one replica has its row
+            await until(pilot, lambda: "READY 1/1" in text_of(app, "#embed-summary")
+                        and f"{port} READY" in text_of(app, "#embed-replicas")
+                        and " ms" in text_of(app, "#embed-replicas"))
             await until(pilot, lambda: "(sandbox)" in text_of(app, "#gpu-table"), 20)
 
             # c opens the confirmation with the exact command, Cancel focused; Escape does nothing.
@@ -82,6 +84,7 @@ async def test_dashboard_shows_and_acts_on_the_real_job(sandbox, tmp_path):
             await pilot.click("#confirm")
             await until(pilot, lambda: jobs_in_table(app).get(job_id) in ("PENDING", "COMPLETING"), 30)
             assert (await cluster.slurm.job(job_id)).restarts == 1
+            await until(pilot, lambda: "requeues 1 " in text_of(app, "#job-card-text"), 30)  # Slurm's count, named so
 
             # c + confirm cancels the real job; s submits a new one.
             await pilot.press("c")

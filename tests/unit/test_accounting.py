@@ -74,3 +74,22 @@ def test_other_failures_stay_errors():
     with pytest.raises(RemoteError) as caught:
         check_answer(1, "", "sacct: error: Invalid user id: nobody")
     assert not isinstance(caught.value, AccountingUnavailable)
+
+
+def test_the_events_say_once_that_there_is_no_accounting_and_why_each_job_ended():
+    from codex_console.events import EventTracker
+    from codex_console.readings import Reading
+
+    none = EventTracker()
+    note = "no job accounting here: Slurm accounting storage is disabled"
+    said = [none.observe("accounting", Reading(None, float(t), note=note), 100.0 + t) for t in range(3)]
+    assert [len(events) for events in said] == [1, 0, 0] and "squeue" in said[0][0].text
+
+    tracker = EventTracker()
+    jobs = parse_sacct(read("sacct_22.05.txt"), users={"0": "root"})
+    assert tracker.observe("accounting", Reading(jobs[:3], 1.0), 100.0) == []  # what it finds at start
+    new = tracker.observe("accounting", Reading(jobs, 2.0), 101.0)
+    assert [e.text for e in new] == [
+        "job 54 ended: cancelled by root", "job 55 ended: reached its time limit (00:01:00)",
+        "job 56 ended: requeued: this run ended, the job ran again under the same id",
+        "job 56 ended: cancelled by root"]

@@ -32,7 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(bfloat16 changes the vectors: cosine to float32 >= 0.99992 on MiniLM, CPU)")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: the usable CPUs)")
     p.add_argument("--no-packing", dest="packing", action="store_const", const=False,
-                   help="pad each text to the batch's longest instead of packing texts into rows")
+                   help="pad each text to the batch's longest instead of packing texts into rows "
+                   "(the default on CUDA; packing is the default on the CPU)")
+    p.add_argument("--packing", dest="packing", action="store_const", const=True,
+                   help="pack texts into shared rows on CUDA too")
     p.add_argument("--dimension", type=int, help="default output dimension, Matryoshka (default 256)")
     p.add_argument("--max-length", type=int, help="max tokens per text; longer texts are truncated")
     p.add_argument("--max-batch-tokens", type=int, help="tokens in one forward (16384 on CUDA, 2048 on CPU)")

@@ -16,7 +16,8 @@ class Settings(BaseSettings):
     device: str = "auto"
     dtype: str = "auto"
     threads: int | None = Field(None, description="torch intra-op threads (default: the usable CPUs)")
-    packing: bool = Field(True, description="pack several texts into one row instead of padding")
+    packing: bool | None = Field(None, description="pack several texts into one row instead of padding; "
+                                 "default: on the CPU (it wins there), off on CUDA (padded batches won there)")
     dimension: int | None = Field(256, description="default output dimension (Matryoshka)")
     max_length: int | None = None
     max_batch_tokens: int | None = Field(None, description="tokens per forward; "

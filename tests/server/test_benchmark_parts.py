@@ -24,3 +24,10 @@ def test_the_qwen3_shaped_model_loads_and_packs(tmp_path):
     assert model.layout.pooling == "lasttoken" and model.packing and model.dtype.is_floating_point
     assert model.forward([e.ids for e in model.encoder.encode(make_texts(3))]).shape == (3, 64)
     assert QWEN3_EMBEDDING_0_6B["num_hidden_layers"] == 28 and QWEN3_EMBEDDING_0_6B["hidden_size"] == 1024
+
+
+def test_packing_is_the_cpus_default_and_padding_the_gpus():
+    from server.model import wants_packing
+
+    assert wants_packing("cpu", None) and not wants_packing("cuda", None)
+    assert wants_packing("cuda", True) and not wants_packing("cpu", False)

@@ -23,6 +23,15 @@ def test_eight_p100s_with_processes():
     assert apps[0].name == "/home/u/.venv/bin/python3"
 
 
+def test_a_real_h200_and_the_replica_the_job_pinned_to_it():
+    """Captured from an H200 (see tests/fixtures/README.md)."""
+    [gpu] = parse_gpus((NV / "h200_query_gpu.csv").read_text())
+    assert (gpu.index, gpu.name, gpu.memory_total) == (0, "NVIDIA H200", 143771)
+    assert gpu.uuid.startswith("GPU-") and gpu.utilization == 0 and gpu.power == 78.40
+    [app] = parse_apps((NV / "h200_query_apps.csv").read_text())
+    assert app.gpu_uuid == gpu.uuid and app.memory_used == 1880 and app.name.endswith("python3")
+
+
 def test_awkward_cells_are_missing_not_zero():
     gpus = parse_gpus((NV / "awkward_query_gpu.csv").read_text())
     assert gpus[0].power is None and gpus[0].utilization == 3

@@ -33,4 +33,6 @@ class EventsPane(SourcePanel):
             line.append(event.text, style=STYLE.get(event.severity, ""))
             log.write(line)
             self.count += 1
-        self.border_subtitle = f"{self.count}" if self.count else ""
+        subtitle = f"{self.count}" if self.count else ""
+        if subtitle != (self.border_subtitle or ""):  # setting it, even to the same, redraws the pane
+            self.border_subtitle = subtitle

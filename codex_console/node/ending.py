@@ -64,8 +64,11 @@ class Ending:
         spec, now = self.spec, self.clock.time()
         path = requeues_file(self.endpoints_file)
         past = read_requeues(path)
-        with open(path, "a") as fh:
-            fh.write(f"{now:.0f} {self.job_id} {self.node} {why}\n")
+        try:
+            with open(path, "a") as fh:
+                fh.write(f"{now:.0f} {self.job_id} {self.node} {why}\n")
+        except OSError as exc:  # the count goes on from what was read: requeueing matters more
+            self.log(f"cannot write {path}: {exc.strerror or exc}")
         decision = policy.requeue(past, now, spec.requeue_window, spec.requeue_limit)
         self.stopping = True
         if decision.give_up:

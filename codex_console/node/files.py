@@ -57,10 +57,19 @@ class StateFile:
     def __init__(self, path: str, mode: str = "0600", group: str = "") -> None:
         self.path, self.mode, self.group = path, mode, group
         self.data: dict[str, Any] = {}
+        self.error = ""
 
-    def update(self, **values: Any) -> None:
+    def update(self, **values: Any) -> bool:
+        """Merge and write; a failed write keeps the data (the next update writes it) and is said
+        in `error`: the other job reads a missing or old file as no news, never as an answer."""
         self.data.update(values)
-        write_atomic(self.path, json.dumps(self.data, sort_keys=True), self.mode, self.group)
+        try:
+            write_atomic(self.path, json.dumps(self.data, sort_keys=True), self.mode, self.group)
+        except OSError as exc:
+            self.error = f"cannot write {self.path}: {exc.strerror or exc}"
+            return False
+        self.error = ""
+        return True
 
     def remove(self) -> None:
         remove(self.path)

@@ -105,7 +105,8 @@ class Handover:
             return
         if self.successor:
             await self._predecessor_tick()
-        elif self.job.clock.monotonic() >= self.next_submit and await self.seconds_left() <= self.lead:
+        elif self.job.clock.monotonic() >= self.next_submit and await self.seconds_left() <= self.lead \
+                and not self.job.in_place_busy():  # a restart, dump or load of Neo4j finishes first
             await self._submit()
 
     async def _lead_fits(self) -> None:

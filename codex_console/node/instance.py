@@ -91,12 +91,23 @@ class Instance:
 
     async def run(self) -> None:
         while True:
+            try:
+                await self._one_life()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a bug here must not leave the service unsupervised
+                self.hooks.log(f"{self.name}: supervising failed ({type(exc).__name__}: {exc}); again in "
+                               f"{policy.LOCKED_RETRY}s")
+                await self.clock.sleep(policy.LOCKED_RETRY)
+
+    async def _one_life(self) -> None:
+        if self.proc is None or self.proc.returncode is not None:  # else: go on watching the one running
             if self.state in (State.BACKOFF, State.DOWN):
                 await self.clock.sleep(self.next_start - self.clock.monotonic())
             if not await self._start():
-                continue
-            rc = await self._watch()
-            self._exited(rc)
+                return
+        rc = await self._watch()
+        self._exited(rc)
 
     async def _start(self) -> bool:
         why = self.hooks.may_start(self)

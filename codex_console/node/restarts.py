@@ -44,6 +44,10 @@ class Restarts:
             elif verb is Request.NEO4J_LOAD and len(args) >= 2:
                 self._queue(lambda id=args[0], path=args[1]: self.neo4j_load(id, path))
 
+    def in_place_busy(self: Supervisor) -> bool:
+        """A restart, dump or load is running or waiting its turn."""
+        return self.restarts is not None and not self.restarts.done()
+
     def _queue(self: Supervisor, work: Callable[[], Awaitable[None]]) -> None:
         """One thing at a time touches the instances: restarts, dumps and loads wait their turn."""
         previous = self.restarts
@@ -51,7 +55,14 @@ class Restarts:
         async def after_previous() -> None:
             if previous is not None:
                 await asyncio.gather(previous, return_exceptions=True)
-            await work()
+            try:
+                await work()
+            except Exception as exc:  # noqa: BLE001 - said, and a Neo4j operation it held reported failed
+                said = f"{type(exc).__name__}: {exc}"
+                self.event(f"in-place work failed: {said}")
+                if self.neo4j_info.get("operation_state") == "running":
+                    self._report(str(self.neo4j_info.get("operation_id", "")), str(self.neo4j_info.get("operation")),
+                                 "failed", said)
 
         self.restarts = asyncio.get_running_loop().create_task(after_previous(), name="in-place")
 
@@ -69,8 +80,9 @@ class Restarts:
                 self.event(f"no service {name} in this job")
                 continue
             for instance in targets:
-                if instance.state in (State.WAITING, State.HANDED_OVER):
-                    self.log(f"{instance.name} is not this job's to restart")
+                if instance.state in (State.WAITING, State.HANDED_OVER) or (
+                        instance.spec.kind is Kind.NEO4J and self._busy(ready=False)):
+                    self.log(f"{instance.name} is not this job's to restart now: {self._busy(ready=False)}")
                     continue
                 if instance.spec.kind is Kind.NEO4J:
                     await instance.stop(self.spec.stop_timeout)

@@ -24,7 +24,6 @@ from .files import StateFile, expand, read_json
 from .handover import Handover
 from .instance import Hooks, Instance, command_argv
 from .neo4j_ops import Neo4jOps
-from .neo4j_store import locking_warning, size_memory, store_free
 from .placement import free_block, place
 from .processes import Launcher
 from .publisher import Publisher, View
@@ -92,12 +91,18 @@ class Supervisor(Ending, Restarts, Neo4jOps):
         self.restarts: asyncio.Task[None] | None = None
         self.workers: Workers | None = None  # on the first node of a job of several
         self.next_dump_look = 0.0  # monotonic: when the dump schedule is looked at again
+        self.dump_failures = 0  # scheduled dumps that failed in a row: the next waits longer
+        self.dump_failed_at = 0.0
+        self.write_error = ""  # why the endpoints file could not be written, said once
         self.started_at = self.clock.time()
 
     # -- saying things ------------------------------------------------------------------------------
     def log(self, text: str) -> None:
         when = time.strftime("%H:%M:%S", time.localtime(self.clock.time()))
-        self.parts.out(f"{when} [codex-services {self.job_id}] {text}")
+        try:
+            self.parts.out(f"{when} [codex-services {self.job_id}] {text}")
+        except OSError:  # the job log's filesystem is full: supervising goes on
+            pass
 
     def event(self, text: str) -> None:
         """Logged, and kept (the last 5) in the endpoints file's EVENTS."""
@@ -154,11 +159,29 @@ class Supervisor(Ending, Restarts, Neo4jOps):
                     self.warnings, stale=self.closing or not self.serving())
 
     def publish(self, force: bool = False) -> None:
-        if self.handover.may_publish():
+        """Write the endpoints file if it changed. A write that fails (a full home, an NFS hiccup,
+        a group the user is not in) is said once and tried again at the next change; supervising
+        goes on."""
+        if not self.handover.may_publish():
+            return
+        try:
             self.publisher.publish(self.view(), force)
+        except OSError as exc:
+            self.publisher.forget()
+            said = f"cannot write {self.endpoints_file}: {exc.strerror or exc}"
+            if said != self.write_error:
+                self.write_error = said
+                self.log(said + "; trying again")
+        else:
+            self.write_error = ""
 
     def file_job_id(self) -> str:
-        return read_json(self.publisher.path + ".json").get("job_id", "")
+        """Whose the endpoints file is, as the tools read it (the KEY=VALUE file, not its twin)."""
+        try:
+            with open(self.publisher.path) as fh:
+                return next((line.strip().split("=", 1)[1] for line in fh if line.startswith("JOB_ID=")), "")
+        except OSError:
+            return ""
 
     # -- start -------------------------------------------------------------------------------------------
     def hooks(self) -> Hooks:
@@ -195,20 +218,6 @@ class Supervisor(Ending, Restarts, Neo4jOps):
                  f"services: {' '.join(i.name for i in self.instances)}"
                  + (f" (successor of job {where.predecessor})" if where.predecessor else ""))
 
-    def _size_neo4j(self) -> None:
-        assert self.neo4j is not None
-        other = sum(2048 for _ in self.model_servers)  # a model server's own memory, roughly
-        memory = size_memory(self.where.mem_mb or 4096, self.spec.neo4j_heap, self.spec.neo4j_pagecache, other)
-        self.neo4j.extra_env = memory.env()
-        lock = expand(self.spec.neo4j_lock)
-        self.neo4j_info = {"heap": memory.heap, "pagecache": memory.pagecache, "memory": memory.source,
-                           "store_lock": lock}
-        self._last_dump_facts()
-        warning = locking_warning(lock)
-        if warning:
-            self.warnings.append(warning)
-            self.event(f"warning: {warning}")
-
     def start(self) -> None:
         self.publish(force=True)
         for instance in self.instances:
@@ -220,18 +229,6 @@ class Supervisor(Ending, Restarts, Neo4jOps):
     def _changed(self, instance: Instance) -> None:
         self.publish()
         self.wake.set()
-
-    def _may_start(self, instance: Instance) -> str:
-        if instance.spec.kind is not Kind.NEO4J:
-            return ""
-        ok, said = store_free(expand(self.spec.neo4j_lock))
-        if ok:
-            if said:
-                self.log(said)
-            return ""
-        if instance.why != said:
-            self.log(f"{said}; waiting for it to be free")
-        return said
 
     def _marked_down(self, instance: Instance) -> None:
         replicas = [i for i in self.instances if i.spec.kind is Kind.EMBED]
@@ -255,7 +252,12 @@ class Supervisor(Ending, Restarts, Neo4jOps):
                 await self.workers.start()
             while True:
                 await self._signals()
-                await self.tick()
+                try:
+                    await self.tick()
+                except (JobEnds, asyncio.CancelledError):
+                    raise
+                except Exception as exc:  # noqa: BLE001 - one failed pass must not end a week-long job
+                    self.log(f"this pass failed ({type(exc).__name__}: {exc}); going on")
                 self.publish()
                 self.wake.clear()
                 await within(self.clock, self.wake.wait(), self.handover.pause())

@@ -16,6 +16,7 @@ from pathlib import Path
 import neo4j
 import pytest
 
+from codex_console.node import neo4j_admin as na
 from codex_console.node import neo4j_dump as nd
 from codex_console.sandbox.neo4j_standin import MAX_BOLT_PORT
 from codex_console.sandbox.neo4j_store import StoreLayout, lock_holder
@@ -219,7 +220,7 @@ async def test_the_supervisors_helpers_dump_into_a_dated_folder_and_load_it_back
     assert server.stop() == 0
     folder = nd.dump_folder(dump_dir, datetime.now(timezone.utc))
     folder.mkdir(parents=True)
-    results = [await nd.run_admin(nd.dump_argv(prefix, db, folder), timeout=60) for db in nd.DATABASES]
+    results = [await na.run_admin(nd.dump_argv(prefix, db, folder), timeout=60) for db in nd.DATABASES]
     assert [r.ok for r in results] == [True, True], [r.message for r in results]
     assert all(r.bytes and r.message == "Dump completed successfully" for r in results)
     (dump,) = nd.list_dumps(dump_dir)
@@ -230,12 +231,12 @@ async def test_the_supervisors_helpers_dump_into_a_dated_folder_and_load_it_back
     emptied.query("MATCH (n) DETACH DELETE n")
     assert emptied.stop() == 0
     _, databases = nd.load_source(folder)
-    loads = [await nd.run_admin(nd.load_argv(prefix, db, folder), timeout=60) for db in databases]
+    loads = [await na.run_admin(nd.load_argv(prefix, db, folder), timeout=60) for db in databases]
     assert [r.ok for r in loads] == [True, True], [r.message for r in loads]
     restored = StandIn(data)
     standins.append(restored)
     assert restored.count() == 40
-    refused = await nd.run_admin(nd.dump_argv(prefix, "neo4j", folder, overwrite=True), timeout=60)
+    refused = await na.run_admin(nd.dump_argv(prefix, "neo4j", folder, overwrite=True), timeout=60)
     assert refused.exit_code == 1 and refused.bytes is None
     assert refused.message == ("Failed to dump database 'neo4j': The database is in use. "
                                "Stop database 'neo4j' and try again.")

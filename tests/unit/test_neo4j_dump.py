@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from codex_console.config_schema import Neo4jConfig
+from codex_console.node import neo4j_admin as na
 from codex_console.node import neo4j_dump as nd
 from codex_console.node.neo4j_dump import ScheduleState, dump_decision
 
@@ -149,11 +150,11 @@ def test_the_message_is_neo4js_own_reason_without_the_log_prefix():
     out = ("2026-12-04 15:30:00.000+0000 INFO  [o.n.c.d.DumpCommand] Starting dump of database 'neo4j'\n"
            "2026-12-04 15:30:00.100+0000 ERROR [o.n.c.d.DumpCommand] Failed to dump database 'neo4j': The database "
            "is in use. Stop database 'neo4j' and try again.\nDump failed for databases: 'neo4j'\n")
-    assert nd.summarize(out, 1) == ("Failed to dump database 'neo4j': The database is in use. "
+    assert na.summarize(out, 1) == ("Failed to dump database 'neo4j': The database is in use. "
                                     "Stop database 'neo4j' and try again.")
-    assert nd.summarize("INFO  [o.n.c.d.DumpCommand] Dump completed successfully\n", 0) == "Dump completed successfully"
-    assert nd.summarize("FATAL:   could not open image /x/neo4j.sif: no such file\n", 255).startswith("FATAL")
-    assert nd.summarize("", 3, "load neo4j") == "load neo4j: exit code 3"
+    assert na.summarize("INFO  [o.n.c.d.DumpCommand] Dump completed successfully\n", 0) == "Dump completed successfully"
+    assert na.summarize("FATAL:   could not open image /x/neo4j.sif: no such file\n", 255).startswith("FATAL")
+    assert na.summarize("", 3, "load neo4j") == "load neo4j: exit code 3"
 
 
 FAKE_DUMP = ("import sys, pathlib; to = [a for a in sys.argv if a.startswith('--to-path=')][0].split('=', 1)[1]; "
@@ -164,7 +165,7 @@ FAKE_DUMP = ("import sys, pathlib; to = [a for a in sys.argv if a.startswith('--
 async def test_run_admin_reports_exit_code_size_and_message(tmp_path):
     ticks = iter([100.0, 102.5])
     argv = nd.dump_argv([sys.executable, "-c", FAKE_DUMP, "neo4j-admin"], "neo4j", tmp_path)
-    result = await nd.run_admin(argv, timeout=30, clock=lambda: next(ticks))
+    result = await na.run_admin(argv, timeout=30, clock=lambda: next(ticks))
     assert result.ok and (result.action, result.database) == ("dump", "neo4j")
     assert result.bytes == 1234 and result.archive == str(tmp_path / "neo4j.dump") and result.seconds == 2.5
     assert result.message == "Dump completed successfully"
@@ -173,11 +174,11 @@ async def test_run_admin_reports_exit_code_size_and_message(tmp_path):
 async def test_run_admin_reports_a_failure_a_missing_program_and_a_deadline(tmp_path):
     (tmp_path / "neo4j.dump").write_bytes(b"an older dump")
     fail = "print('ERROR [o.n.c.d.DumpCommand] Failed to dump database: Archive already exists'); raise SystemExit(1)"
-    failed = await nd.run_admin(nd.dump_argv([sys.executable, "-c", fail], "neo4j", tmp_path), timeout=30)
+    failed = await na.run_admin(nd.dump_argv([sys.executable, "-c", fail], "neo4j", tmp_path), timeout=30)
     assert failed.exit_code == 1 and failed.bytes is None  # the older archive is not this dump's
     assert failed.message == "Failed to dump database: Archive already exists"
-    missing = await nd.run_admin(nd.dump_argv(["/nonexistent/neo4j-admin"], "neo4j", tmp_path), timeout=30)
+    missing = await na.run_admin(nd.dump_argv(["/nonexistent/neo4j-admin"], "neo4j", tmp_path), timeout=30)
     assert missing.exit_code == 127 and "cannot run /nonexistent/neo4j-admin" in missing.message
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
-    hung = await nd.run_admin(nd.load_argv(sleeper, "neo4j", tmp_path), timeout=0.2)
+    hung = await na.run_admin(nd.load_argv(sleeper, "neo4j", tmp_path), timeout=0.2)
     assert hung.exit_code is None and hung.message == "load neo4j did not finish within 0.2s: stopped"

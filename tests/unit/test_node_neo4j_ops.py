@@ -160,3 +160,32 @@ def test_the_check_warns_on_a_dump_older_than_twice_the_schedule():
     assert judge_dumps(ep_reading(None, recent), day, now).state is State.OK
     assert judge_dumps(ep_reading(now - 5 * day), 0, now) is None  # dumps off
     assert json.dumps(late.summary)
+
+
+async def test_a_scheduled_dump_that_keeps_failing_waits_longer_each_time_and_warns(tmp_path):
+    (tmp_path / "fail").write_text("")
+    h = harness(tmp_path, neo4j_dump_every="24h")
+    await h.start()
+    await h.clock.advance(2)
+    job = h.supervisor
+    for _ in range(2):
+        task = asyncio.ensure_future(job.neo4j_dump("", scheduled=True))
+        assert await until(h, task.done)
+    assert job.dump_failures == 2 and "scheduled Neo4j dumps fail (2 in a row)" in "|".join(twin(h)["warnings"])
+    assert job.neo4j.ready  # started again each time
+    # When the next try comes: an hour after the first failure, two after the second, up to a day.
+    asked: list[float] = []
+    job._queue = lambda work: asked.append(h.clock.now)
+    job.dump_failures, job.dump_failed_at, job.next_dump_look = 1, h.clock.now, 0.0
+    failed_at = h.clock.now
+    while h.clock.now < failed_at + 3 * 3600 and not asked:
+        job.schedule_dumps()
+        h.clock.now += 60
+    assert asked and 3600 <= asked[0] - failed_at <= 3660
+    job.dump_failures, job.dump_failed_at, asked[:] = 2, h.clock.now, []
+    failed_at = h.clock.now
+    while h.clock.now < failed_at + 5 * 3600 and not asked:
+        job.schedule_dumps()
+        h.clock.now += 60
+    assert asked and 7200 <= asked[0] - failed_at <= 7260
+    await h.stop()

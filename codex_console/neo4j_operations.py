@@ -19,7 +19,7 @@ from .backends.runner import RemoteError
 from .backends.slurm import SlurmClient
 from .models import Endpoints, Job
 from .plans import NotPossible, OperationFailed, Outcome, Plan, Step, execute, job_of, where
-from .protocol import RESTART_SIGNAL, HandoverPhase, Request, request_file, request_line
+from .protocol import APPEND_REQUEST, RESTART_SIGNAL, HandoverPhase, Request, request_file, request_line
 from .units import human_bytes
 
 REPORT_WAIT = 6 * 3600.0  # how long the console waits for the job to say how it went
@@ -43,7 +43,7 @@ def _request_steps(cluster: Cluster, job: Job, verb: Request, *args: str) -> tup
     request = uuid.uuid4().hex[:12]
     path = home_path(request_file(cluster.cfg.services.endpoints_file, job.job_id))
     line = request_line(verb, request, *args)
-    return request, (Step(("sh", "-c", 'umask 077; printf "%s\\n" "$2" >>"$1"', "sh", path, line)),
+    return request, (Step(("sh", "-c", APPEND_REQUEST, "sh", path, line)),
                      Step(tuple(SlurmClient.signal_argv(job.job_id, RESTART_SIGNAL))))
 
 

@@ -30,7 +30,15 @@ from .catalogue import resolve
 from .models import Job
 from .neo4j_operations import plan_neo4j_dump, plan_neo4j_load, run_neo4j_request
 from .plans import NotPossible, OperationFailed, Outcome, Plan, Step, execute, job_of, where
-from .protocol import DEFAULT_RESTART, NEO4J_RESTART_SIGNAL, RESTART_SIGNAL, Request, request_file, request_line
+from .protocol import (
+    APPEND_REQUEST,
+    DEFAULT_RESTART,
+    NEO4J_RESTART_SIGNAL,
+    RESTART_SIGNAL,
+    Request,
+    request_file,
+    request_line,
+)
 
 __all__ = ["OPERATIONS", "NotPossible", "Operation", "OperationFailed", "Outcome", "Plan", "Step", "operation",
            "perform"]
@@ -111,7 +119,7 @@ def _restart_plan(signal: str, default: str, what: str) -> Planner:
                 raise NotPossible(f"no service {service!r} in the catalogue ({', '.join(names)})")
             path = home_path(request_file(cluster.cfg.services.endpoints_file, job.job_id))
             line = request_line(Request.RESTART, service)
-            steps = (Step(("sh", "-c", 'umask 077; printf "%s\\n" "$2" >>"$1"', "sh", path, line)),)
+            steps = (Step(("sh", "-c", APPEND_REQUEST, "sh", path, line)),)
             what_now = f"restart {service} in place, one instance at a time"
         else:
             what_now = what

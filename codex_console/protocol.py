@@ -67,18 +67,27 @@ class Request(str, enum.Enum):
     NEO4J_LOAD = "neo4j-load"  # neo4j-load ID PATH: stop Neo4j, load the dump at PATH, start it again
 
 
+REQUEST_MAX_AGE = 600  # seconds: an older request (its signal never came) is not carried out
+# Appends one request to the file, stamped with the login node's clock (the job's agrees: NTP).
+APPEND_REQUEST = 'umask 077; printf "@%s %s\\n" "$(date +%s)" "$2" >>"$1"'
+
+
 def request_line(verb: Request, *args: str) -> str:
     if any(not a or any(c.isspace() for c in a) for a in args):
         raise ValueError(f"a request's words may hold no spaces: {args!r}")
     return " ".join((verb.value, *args))
 
 
-def parse_request(line: str) -> tuple[Request, tuple[str, ...]] | None:
+def parse_request(line: str) -> tuple[Request, tuple[str, ...], float | None] | None:
+    """`@<epoch> <verb> <args>` -> (verb, args, when); a bare name is a restart of it."""
     words = line.split()
+    at = None
+    if words and words[0].startswith("@") and words[0][1:].isdigit():
+        at, words = float(words[0][1:]), words[1:]
     if not words:
         return None
     verb = next((r for r in Request if r.value == words[0]), None)
-    return (verb, tuple(words[1:])) if verb is not None else (Request.RESTART, (words[0],))
+    return (verb, tuple(words[1:]), at) if verb is not None else (Request.RESTART, (words[0],), at)
 
 
 def requeues_file(endpoints_file: str) -> str:

@@ -38,7 +38,7 @@ def hostnames(nodelist: str) -> tuple[str, ...]:
 
 
 def where_from(env: dict[str, str]) -> Where:
-    node = socket.gethostname().split(".")[0]
+    node = env.get("SLURMD_NODENAME") or socket.gethostname().split(".")[0]  # Slurm's name for it
     restarts = int(env.get("SLURM_RESTART_COUNT") or 0)
     nodes = hostnames(env.get("SLURM_JOB_NODELIST", "")) or (node,)
     return Where(

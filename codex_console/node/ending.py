@@ -71,6 +71,7 @@ class Ending:
             self.log(f"cannot write {path}: {exc.strerror or exc}")
         decision = policy.requeue(past, now, spec.requeue_window, spec.requeue_limit)
         self.stopping = True
+        await self.handover.on_cancel()  # a successor waiting to take over goes with this job
         if decision.give_up:
             self.final_reason = f"gave up after {decision.recent - 1} requeues in {spec.requeue_window}s: {why}"
         else:

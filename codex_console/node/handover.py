@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..protocol import HandoverPhase, InstanceState, state_file
 from .files import read_json, remove
 from .neo4j_move import move_report
-from .slurm_ops import finished
+from .slurm_ops import UNKNOWN, finished
 
 if TYPE_CHECKING:
     from .supervisor import Supervisor
@@ -52,6 +52,7 @@ class Handover:
         self.fast_until = 0.0  # monotonic: Neo4j moves, everyone looks ten times a second
         self.taken_at = -1e9
         self.moved: dict[str, Any] = {}
+        self.hands_over_at_end = False  # the end-of-time signal came with a successor running
 
     # -- what the endpoints file says --------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -277,7 +278,11 @@ class Handover:
         job = self.job
         if not self.taken_over:  # a successor that never took over: its predecessor serves
             return "", False
-        if self.successor and await job.slurm.job_state(self.successor) in ("R", "CF"):
+        state = await job.slurm.job_state(self.successor) if self.successor else ""
+        if state == UNKNOWN:  # one failed squeue must not cancel a healthy successor
+            state = await job.slurm.job_state(self.successor)
+        if self.successor and state in ("R", "CF"):
+            self.hands_over_at_end = True
             if not self.released:
                 await self.release_neo4j()
             return f"time limit: successor {self.successor} takes over", False

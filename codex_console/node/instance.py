@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+import signal
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
@@ -157,14 +158,14 @@ class Instance:
         elif clock.monotonic() - self.since > self.spec.ready_timeout and not self._timed_out:
             self._timed_out = True
             self.hooks.log(f"{self.name} is not ready after {self.spec.ready_timeout}s: restarting it")
-            self._signal_term()
+            self._signal(signal.SIGTERM)
+        elif self._timed_out and clock.monotonic() - self.since > self.spec.ready_timeout + policy.REPLICA_STOP:
+            self._signal(signal.SIGKILL)  # it ignored TERM (stuck in the driver, say)
 
-    def _signal_term(self) -> None:
-        import signal
-
+    def _signal(self, sig: int) -> None:
         if self.proc is not None and self.proc.returncode is None:
             try:
-                self.proc.send_signal(signal.SIGTERM)
+                self.proc.send_signal(sig)
             except ProcessLookupError:
                 pass
 

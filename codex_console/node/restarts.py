@@ -10,7 +10,7 @@ import os
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from ..catalogue import Kind
-from ..protocol import DEFAULT_RESTART, InstanceState, Request, parse_request, request_file
+from ..protocol import DEFAULT_RESTART, REQUEST_MAX_AGE, InstanceState, Request, parse_request, request_file
 from . import policy
 
 if TYPE_CHECKING:
@@ -21,7 +21,8 @@ State = InstanceState
 
 class Restarts:
     def _take_requests(self: Supervisor) -> list[tuple[Request, tuple[str, ...]]]:
-        """The request file's lines (taken, so that each request counts once)."""
+        """The request file's lines (taken, so that each request counts once); one older than
+        REQUEST_MAX_AGE (its signal never came: the console's second step failed) is dropped."""
         path = request_file(self.endpoints_file, self.job_id)
         try:
             os.rename(path, path + ".taken")
@@ -30,11 +31,23 @@ class Restarts:
             os.unlink(path + ".taken")
         except OSError:
             return []
-        return [r for r in map(parse_request, lines) if r is not None]
+        taken = []
+        for verb, args, at in filter(None, map(parse_request, lines)):
+            if at is not None and self.clock.time() - at > REQUEST_MAX_AGE:
+                self.log(f"ignoring a request of {self.clock.time() - at:.0f}s ago: {verb.value} {' '.join(args)}")
+            else:
+                taken.append((verb, args))
+        return taken
 
     def _on_restart_signal(self: Supervisor) -> None:
-        """The request file says what to do: restarts, a Neo4j dump or load; nothing: restart embed."""
+        """The request file says what to do: restarts, a Neo4j dump or load; nothing: restart embed
+        (each request comes with a signal of its own: one signal that took several lines makes
+        the others' signals, when they come to an empty file, mean nothing)."""
         requests = self._take_requests()
+        if not requests and self.covered_signals:
+            self.covered_signals -= 1
+            return
+        self.covered_signals += max(0, len(requests) - 1)
         names = [args[0] for verb, args in requests if verb is Request.RESTART and args]
         if names or not requests:
             self._queue_restart(list(dict.fromkeys(names)) or [DEFAULT_RESTART])

@@ -109,7 +109,10 @@ class Slurm:
         if not script.ok:
             return Result(False, f"cannot read this job's script: {script.out}")
         return await run(["sbatch", "--parsable", f"--partition={','.join(partitions)}",
-                          f"--comment={ROLLOVER_COMMENT}{job_id}", f"--export=ALL,{PREDECESSOR_ENV}={job_id}"],
+                          f"--comment={ROLLOVER_COMMENT}{job_id}",
+                          # RESTART_COUNT=0: Slurm sets it only when > 0, so a requeued job's own
+                          # count would reach the successor and make it think it was requeued.
+                          f"--export=ALL,{PREDECESSOR_ENV}={job_id},SLURM_RESTART_COUNT=0"],
                          stdin=without_singleton(script.out + "\n"))
 
     async def requeue(self, job_id: str) -> Result:

@@ -12,15 +12,15 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from ..catalogue import Kind
 from ..job_spec import JobSpec
-from ..protocol import EXIT_DEVICE, InstanceState, state_file
+from ..protocol import EXIT_DEVICE, InstanceState, request_file, state_file
 from .clock import Clock, within
 from .ending import Ending, JobEnds
-from .files import StateFile, expand, read_json
+from .files import StateFile, expand, read_json, remove
 from .handover import Handover
 from .instance import Hooks, Instance, command_argv
 from .neo4j_ops import Neo4jOps
@@ -93,6 +93,7 @@ class Supervisor(Ending, Restarts, Neo4jOps):
         self.next_dump_look = 0.0  # monotonic: when the dump schedule is looked at again
         self.dump_failures = 0  # scheduled dumps that failed in a row: the next waits longer
         self.dump_failed_at = 0.0
+        self.covered_signals = 0  # restart signals whose requests an earlier signal already took
         self.write_error = ""  # why the endpoints file could not be written, said once
         self.started_at = self.clock.time()
 
@@ -153,9 +154,10 @@ class Supervisor(Ending, Restarts, Neo4jOps):
                          for i in instances]
         handover = self.handover.describe()
         partner = self.handover.partner_urls if self.handover.taken_over else {}
+        keep = self.handover.hands_over_at_end  # the end of time: the successor's are the ones left
         return View(self.job_id, self.node, list(self.where.nodes) or [self.node], self.where.started,
                     self.where.restart_count, self.spec.services, instances, self.log_file,
-                    {} if self.closing else partner, self.reason(), self.events, handover, self.neo4j_info,
+                    {} if self.closing and not keep else partner, self.reason(), self.events, handover, self.neo4j_info,
                     self.warnings, stale=self.closing or not self.serving())
 
     def publish(self, force: bool = False) -> None:
@@ -196,7 +198,11 @@ class Supervisor(Ending, Restarts, Neo4jOps):
 
     def setup(self) -> None:
         spec, where = self.spec, self.where
-        self.state.remove()  # nothing of an earlier life of this job id is trusted
+        self.state.remove()  # nothing of an earlier life of this job id is trusted, nor asked of it
+        if self.first_node:
+            old = request_file(self.endpoints_file, self.job_id)
+            remove(old)
+            remove(old + ".taken")
         owned: set[int] = set()
         if where.predecessor:
             told = read_json(self.predecessor_file())
@@ -207,7 +213,7 @@ class Supervisor(Ending, Restarts, Neo4jOps):
         hooks = self.hooks()
         key = expand(spec.api_key_file)
         for slot in slots:
-            argv = command_argv(slot.spec, slot.port, self.node, slot.gpus, key)
+            argv = command_argv(replace(slot.spec, model=expand(slot.spec.model)), slot.port, self.node, slot.gpus, key)
             self.instances.append(Instance(slot.spec, slot.index, self.node, slot.port, slot.gpus, hooks, argv,
                                            waiting=slot.spec.kind is Kind.NEO4J and bool(where.predecessor),
                                            hide_gpus=bool(where.gpu_ids)))

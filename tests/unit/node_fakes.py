@@ -13,7 +13,7 @@ from pathlib import Path
 
 from codex_console.catalogue import Kind, ServiceSpec
 from codex_console.job_spec import JobSpec
-from codex_console.node.slurm_ops import GONE, Result, Waiting
+from codex_console.node.slurm_ops import GONE, UNKNOWN, Result, Waiting
 from codex_console.node.supervisor import Parts, Supervisor, Where
 
 
@@ -147,8 +147,12 @@ class FakeSlurm:
     calls: list[tuple[str, ...]] = field(default_factory=list)
     next_id: int = 500
     submit_fails: bool = False
+    flaky: int = 0  # this many job_state calls fail ("?") before the answers come
 
     async def job_state(self, job_id: str) -> str:
+        if self.flaky:
+            self.flaky -= 1
+            return UNKNOWN
         return self.states.get(job_id, GONE)
 
     async def times(self, job_id: str) -> tuple[float, float] | None:

@@ -108,9 +108,13 @@ async def test_a_limit_within_the_lead_never_hands_over(tmp_path):
 async def test_the_end_of_time_with_a_running_successor_hands_neo4j_over(tmp_path):
     old = await handing_over(tmp_path)
     old.slurm.states[old.supervisor.handover.successor] = "R"
+    old.supervisor.handover.partner_urls = {"embed": ["http://node-b:18765"]}  # its replicas serve
+    old.slurm.states.pop("100")  # and one squeue fails: asked again, not taken for "gone"
+    old.slurm.flaky = 1
     old.supervisor.signal("XCPU")
     await old.clock.advance(30)
     assert "time limit: successor 501 takes over" in endpoints(old).reason
+    assert endpoints(old).embed_urls == ("http://node-b:18765",)  # the tools keep the successor's
     assert (tmp_path / "services.env.job-100.json").exists()
     assert '"neo4j": "released"' in (tmp_path / "services.env.job-100.json").read_text()
     assert ("requeue", "100") not in old.slurm.calls and old.task.result() == 0

@@ -157,3 +157,23 @@ async def test_a_bare_restart_signal_restarts_embed_and_usr2_neo4j(tmp_path):
     assert len(h.launcher.of("embed")) == 2 and len(h.launcher.of("neo4j")) == 2
     assert "embed restarted in place" in h.log() and "neo4j restarted in place" in h.log()
     await h.stop()
+
+
+async def test_requests_count_once_and_old_ones_are_dropped(tmp_path):
+    demo = ServiceSpec("demo-http", Kind.HTTP, "demo --port {port}", 18800, health="/health")
+    h = Harness(spec(tmp_path, ServiceSpec("embed", Kind.EMBED, "codex-embed-server", 18765, model="/m"), demo))
+    path = request_file(h.supervisor.endpoints_file, "100")
+    with open(path, "w") as fh:  # left by an earlier life of this job id: never carried out
+        fh.write("@1 demo-http\n")
+    await h.start()
+    await h.clock.advance(2)
+    assert not (tmp_path / "services.env.job-100.restart").exists()
+    now = int(h.clock.time())
+    with open(path, "w") as fh:  # two requests, each with its signal; one from long ago, whose never came
+        fh.write(f"@{now} demo-http\n@{now} restart embed\n@{now - 3600} neo4j-load x /dumps/old\n")
+    for _ in range(2):
+        h.supervisor.signal("USR1")
+    await h.clock.advance(20)
+    assert len(h.launcher.of("demo")) == 2 and len(h.launcher.of("embed")) == 2  # each restarted once
+    assert "ignoring a request of 3600s ago: neo4j-load x /dumps/old" in h.log()
+    await h.stop()

@@ -34,16 +34,18 @@ class Ending:
         self.stopping = True
         self.log(f"{why}: stopping services (Neo4j gets up to {self.spec.stop_timeout}s), "
                  f"marking {self.endpoints_file} stale")
-        if why == "end of time":
-            reason, requeue = await self.handover.at_time_limit()
-        else:
+        cancelled = why != "end of time"
+        if cancelled:
             await self.handover.on_cancel()
-            self.state.remove()
             reason, requeue = "", False
+        else:
+            reason, requeue = await self.handover.at_time_limit()
         self.final_reason = reason or f"job {self.job_id} is ending ({why})"
         self.closing = True
         self.publish(force=True)
         await self.stop_all()
+        if cancelled:  # after the other nodes were told to stop through it
+            self.state.remove()
         if requeue and (await self.slurm.requeue(self.job_id)).ok:
             self.log(f"requeued: {self.final_reason}")
         raise_end(0)

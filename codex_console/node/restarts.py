@@ -80,9 +80,12 @@ class Restarts:
         self.restarts = asyncio.get_running_loop().create_task(after_previous(), name="in-place")
 
     def _queue_restart(self: Supervisor, which: list[str]) -> None:
-        self._queue(lambda: self.restart_in_place(which))
-        if self.workers is not None:
-            self.workers.restart(which)
+        async def every_node() -> None:  # this node's instances, then each other node's in turn
+            await self.restart_in_place(which)
+            if self.workers is not None:
+                await self.workers.restart_each(which)
+
+        self._queue(every_node)
 
     async def restart_in_place(self: Supervisor, which: list[str]) -> None:
         """One instance at a time, so the others keep serving; Neo4j gets its whole stop time."""

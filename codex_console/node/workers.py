@@ -16,13 +16,17 @@ from typing import TYPE_CHECKING, Any
 from ..catalogue import Kind
 from ..protocol import state_file
 from . import policy
+from .clock import within
 from .ending import raise_end
-from .files import StateFile, read_json
+from .files import StateFile, read_json, remove
 from .processes import stop
 from .supervisor import Supervisor
 
 if TYPE_CHECKING:
     from .processes import Proc
+
+HEARTBEAT = 10.0  # a node's supervisor rewrites its file at least this often
+HEARTBEAT_LOST = 35.0  # a file older than this is a supervisor gone: its instances are not listed
 
 
 class Workers:
@@ -43,7 +47,9 @@ class Workers:
                 f"--job-name={self.job.spec.job_name}-nodes", sys.executable, "-m", "codex_console.node", "--worker"]
 
     async def start(self) -> None:
-        self.job.state.update(restart_seq=self.seq, restart=[], stop=False)
+        for node in self.others:  # an earlier run of this job id said nothing that still holds
+            remove(state_file(self.job.endpoints_file, self.job.job_id, node))
+        self.job.state.update(restart_seq=self.seq, restart=[], restart_node="", stop=False)
         self.proc = await self.job.parts.launcher.spawn(self.argv(), self.job.parts.env)
         self.job.log(f"supervisors started on {', '.join(self.others)} (pid {self.proc.pid})")
 
@@ -60,23 +66,40 @@ class Workers:
             self.next_start = 0.0
             await self.start()
 
+    def told(self, node: str) -> dict[str, Any]:
+        """What a node last said, if it said it lately (a supervisor that died says nothing)."""
+        told = read_json(state_file(self.job.endpoints_file, self.job.job_id, node))
+        fresh = self.job.clock.time() - float(told.get("alive_at") or 0) <= HEARTBEAT_LOST
+        return told if fresh else {}
+
     def instances(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for node in self.others:
-            told = read_json(state_file(self.job.endpoints_file, self.job.job_id, node))
-            out += [i for i in told.get("instances") or [] if isinstance(i, dict) and "service" in i]
+            out += [i for i in self.told(node).get("instances") or [] if isinstance(i, dict) and "service" in i]
         return out
 
-    def restart(self, which: list[str]) -> None:
-        self.seq += 1
-        self.job.state.update(restart_seq=self.seq, restart=which)
+    async def restart_each(self, which: list[str]) -> None:
+        """The other nodes' instances after the first node's, one node at a time: each node's
+        restart ends before the next begins, so a service with one replica a node keeps serving."""
+        for node in self.others:
+            self.seq += 1
+            self.job.state.update(restart_seq=self.seq, restart=which, restart_node=node)
+            deadline = self.job.clock.monotonic() + 2 * max(s.ready_timeout for s in self.job.spec.services) + 60
+            while int(self.told(node).get("restarted_seq") or 0) < self.seq:
+                if self.job.clock.monotonic() > deadline or self.stopping:
+                    self.job.log(f"{node} did not say its restart of {', '.join(which)} ended: going on")
+                    break
+                await self.job.clock.sleep(1.0)
 
     async def stop(self) -> None:
-        """Tell them to stop (the file, and TERM through srun), and wait as long as Neo4j may take."""
+        """Tell them to stop and let them (each gives its services their stop time), then end srun:
+        TERM to srun would kill its tasks before they stopped anything."""
         self.stopping = True
         self.job.state.update(stop=True)
         if self.proc is not None:
-            await stop(self.proc, self.job.spec.stop_timeout + policy.REPLICA_STOP, self.job.clock)
+            done, _ = await within(self.job.clock, self.proc.wait(), self.job.spec.stop_timeout + policy.REPLICA_STOP)
+            if not done:
+                await stop(self.proc, policy.REPLICA_STOP, self.job.clock)
 
 
 class NodeSupervisor(Supervisor):
@@ -96,9 +119,12 @@ class NodeSupervisor(Supervisor):
         return state_file(self.endpoints_file, self.where.predecessor, self.node)
 
     def publish(self, force: bool = False) -> None:
+        """This node's instances, in its own file; rewritten at least every HEARTBEAT seconds."""
         described = [i.describe() for i in self.instances]
-        if force or described != self.node_state.data.get("instances"):
-            self.node_state.update(node=self.node, instances=described,
+        now = self.clock.time()
+        if force or described != self.node_state.data.get("instances") or \
+                now - float(self.node_state.data.get("alive_at") or 0) >= HEARTBEAT:
+            self.node_state.update(node=self.node, instances=described, alive_at=now,
                                    ports={self.node: [i.port for i in self.instances]})
 
     async def tick(self) -> None:
@@ -106,11 +132,15 @@ class NodeSupervisor(Supervisor):
         if orders.get("stop") and not self.stopping:
             self.signal("TERM")
         seq = int(orders.get("restart_seq") or 0)
-        if seq > self.seen_seq:
+        if seq > self.seen_seq and orders.get("restart_node") == self.node:
             self.seen_seq = seq
             which = [n for n in orders.get("restart") or [] if isinstance(n, str)]
-            if which and not self.stopping:
-                self._queue_restart(which)
+            if not self.stopping:
+                self._queue(lambda: self._restart_and_say(which, seq))
+
+    async def _restart_and_say(self, which: list[str], seq: int) -> None:
+        await self.restart_in_place(which)
+        self.node_state.update(restarted_seq=seq)
 
     async def end(self, why: str) -> None:
         self.stopping = self.closing = True

@@ -103,12 +103,17 @@ async def run_neo4j_request(cluster: Cluster, plan: Plan, wait: float | None = N
     await execute(cluster, plan)
     wait = REPORT_WAIT if wait is None else wait
     deadline = time.monotonic() + wait
+    job = ""
     while time.monotonic() < deadline:
         await asyncio.sleep(1.0)
         try:
             ep = await cluster.endpoints_reader.read()
         except RemoteError:
             continue  # a passing failure: look again
+        job = job or ep.job_id
+        if ep.job_id != job:  # requeued, handed over or gone: the job that was asked will not answer
+            raise OperationFailed(f"the endpoints file is job {ep.job_id or 'none'}'s now, not job {job}'s, "
+                                  "which was asked: see its events and log")
         facts = dict(ep.neo4j)
         if facts.get("operation_id") != plan.request or facts.get("operation_state") in (None, "running"):
             continue

@@ -9,6 +9,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 from .models import BenchPoint, QueryPoint
 
@@ -64,28 +65,8 @@ def save(run: BenchRun | GraphBenchRun, path: Path | None = None) -> Path:
     return path
 
 
-def load(path: Path | None = None, last: int = 20) -> list[BenchRun]:
-    """The most recent runs, oldest first; lines it cannot read are skipped."""
-    path = path or log_path()
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return []
-    runs = []
-    for line in lines:
-        try:
-            data = json.loads(line)
-            if data.get("kind", "embed") != "embed":
-                continue
-            points = tuple(BenchPoint(**p) for p in data.pop("points"))
-            runs.append(BenchRun(points=points, **data))
-        except (ValueError, TypeError, KeyError, AttributeError):
-            continue
-    return runs[-last:]
-
-
-def load_graph(path: Path | None = None, last: int = 20) -> list[GraphBenchRun]:
-    """The most recent Neo4j query runs, oldest first; lines it cannot read are skipped."""
+def _records(path: Path | None, kind: str, last: int, make: Callable[[dict[str, Any]], Any]) -> list[Any]:
+    """The most recent runs of one kind, oldest first; lines it cannot read are skipped."""
     try:
         lines = (path or log_path()).read_text().splitlines()
     except OSError:
@@ -94,10 +75,20 @@ def load_graph(path: Path | None = None, last: int = 20) -> list[GraphBenchRun]:
     for line in lines:
         try:
             data = json.loads(line)
-            if data.get("kind") != "neo4j":
-                continue
-            queries = tuple(QueryPoint(**q) for q in data.pop("queries"))
-            runs.append(GraphBenchRun(queries=queries, **data))
+            if data.get("kind", "embed") == kind:
+                runs.append(make(data))
         except (ValueError, TypeError, KeyError, AttributeError):
             continue
     return runs[-last:]
+
+
+def load(path: Path | None = None, last: int = 20) -> list[BenchRun]:
+    """The most recent embed runs, oldest first."""
+    return _records(path, "embed", last, lambda d: BenchRun(
+        points=tuple(BenchPoint(**p) for p in d.pop("points")), **d))
+
+
+def load_graph(path: Path | None = None, last: int = 20) -> list[GraphBenchRun]:
+    """The most recent Neo4j query runs, oldest first."""
+    return _records(path, "neo4j", last, lambda d: GraphBenchRun(
+        queries=tuple(QueryPoint(**q) for q in d.pop("queries")), **d))

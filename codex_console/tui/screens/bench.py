@@ -18,6 +18,7 @@ from ...backends.bench import Progress
 from ...bench_log import BenchRun
 from ...benchmark_spec import BATCH_SIZES, REFERENCE_ROWS
 from ...models import BenchPoint
+from .progress import stepper
 
 RunBenchmark = Callable[[Progress], Awaitable[BenchRun]]
 EARLIER = 3  # earlier runs shown beside the latest
@@ -65,15 +66,7 @@ class BenchScreen(Screen):
 
     @work(exclusive=True, group="bench", exit_on_error=False)
     async def bench(self) -> None:
-        progress = self.query_one("#bench-progress", ProgressBar)
-        progress.update(progress=0)
-        points: list[BenchPoint] = []
-
-        def step(done: int, total: int, point: BenchPoint) -> None:
-            points.append(point)
-            progress.update(total=total, progress=done)
-            self.draw(points, f"running {done}/{total}")
-
+        step = stepper(self.query_one("#bench-progress", ProgressBar), self.draw)
         self.draw([], "running…")
         try:
             run = await self.run_benchmark(step)

@@ -21,6 +21,7 @@ from ...bench_log import GraphBenchRun
 from ...models import QueryPoint
 from ...units import human_count
 from ..format import NA, num
+from .progress import stepper
 
 RunGraphBenchmark = Callable[[QueryProgress, int], Awaitable[GraphBenchRun]]  # (progress, seed)
 SEED = 1000  # test nodes for a run on an empty graph
@@ -75,14 +76,7 @@ class GraphBenchScreen(Screen):
 
     @work(exclusive=True, group="graph-bench", exit_on_error=False)
     async def bench(self, seed: int) -> None:
-        progress = self.query_one("#graph-bench-progress", ProgressBar)
-        progress.update(progress=0)
-        points: list[QueryPoint] = []
-
-        def step(done: int, total: int, point: QueryPoint) -> None:
-            points.append(point)
-            progress.update(total=total, progress=done)
-            self.draw(points, f"running {done}/{total}")
+        step = stepper(self.query_one("#graph-bench-progress", ProgressBar), self.draw)
 
         self.draw([], f"running{f' on a test graph of {seed} nodes' if seed else ''}…")
         try:

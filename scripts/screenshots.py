@@ -2,10 +2,11 @@
 
     .venv/bin/python scripts/screenshots.py
 
-Needs the sandbox up (`codex-console sandbox up`). Submits the services job if none runs, runs
-the check a few times (the availability panel's history), opens the tunnels, restarts the embed
-replica once (the events pane has something to say), and draws the dashboard at 80x24, 120x40
-and 200x60, then the confirmation, the benchmark and the job log at 120x40.
+Needs the sandbox up (`codex-console sandbox up`). Submits the services job if none runs (with
+one more model server in its catalogue), dumps Neo4j once, runs the check a few times (the
+availability panel's history), opens the tunnels, restarts the embed replica once (the events
+pane has something to say), and draws the dashboard at 80x24, 120x40 and 200x60, then the
+confirmation, the benchmark and the job log at 120x40.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from codex_console import config
 from codex_console.backends.cluster import Cluster
+from codex_console.catalogue import ServiceTable
 from codex_console.operations import operation, perform
 from codex_console.session import ConsoleSession
 from codex_console.tui.app import CodexApp
@@ -37,12 +39,26 @@ async def until(pilot, predicate, timeout: float = 180.0) -> None:
         await pilot.pause(0.25)
 
 
+def with_a_model_server(cfg: config.Config) -> config.Config:
+    """One more service in the catalogue, as the group's other GPUs will have: a small HTTP
+    server stands in for an LLM (the sandbox has no GPU for one)."""
+    cfg.catalogue.append(ServiceTable(
+        name="llm", kind="http", port=18800, gpus=0, health="/", local_port=28800,
+        command=f"{sys.executable} -m http.server {{port}} --bind {{host}} --directory /tmp"))
+    return cfg
+
+
 async def prepare(cfg: config.Config) -> None:
     cluster = Cluster(cfg)
     try:
         if not await cluster.slurm.jobs():
             op = operation("serve", "start")
             print("screenshots:", (await perform(cluster, op, await op.plan(cluster, []))).message)
+        while not (await cluster.endpoints_reader.read()).neo4j_uri:
+            await asyncio.sleep(1)
+        dump = operation("serve", "neo4j-dump")  # the Neo4j panel's "last dump"
+        plan = await dump.plan(cluster, await cluster.slurm.jobs())
+        print("screenshots:", (await perform(cluster, dump, plan)).message)
         for _ in range(3):  # history for the availability panel
             subprocess.run([sys.executable, "-m", "codex_console.cli", "--check", "--quiet"], check=False)
         await cluster.tunnels.start()
@@ -85,7 +101,7 @@ async def shoot(cfg: config.Config, history: int) -> None:
 
 
 async def main() -> int:
-    cfg = config.load()
+    cfg = with_a_model_server(config.load())
     for name in ("slurm", "gpu", "embed", "neo4j"):
         setattr(cfg.poll, name, 1.0)
     OUT.mkdir(exist_ok=True)

@@ -92,7 +92,8 @@ class Config:
                 f"services.rollover_lead = {self.services.rollover_lead!r} cannot work with services.stop_timeout = "
                 f"{stop}: the end-of-time signal comes {signal_lead(stop)}s before the limit (Slurm may send it up "
                 f"to {SIGNAL_EARLY}s earlier), so the hand-over must begin at least {shortest_lead(stop)}s before "
-                "it; raise rollover_lead (default 30m), lower stop_timeout, or set rollover_lead = \"0\" (no hand-over)")
+                "it; raise rollover_lead (default 30m), lower stop_timeout, or set rollover_lead = \"0\" "
+                "(no hand-over)")
         try:
             resolve(self.services, self.slurm, self.catalogue)
         except CatalogueError as exc:
@@ -209,7 +210,8 @@ def _tables(values: object, source: str) -> list[ServiceTable]:
         raise ConfigError(str(exc)) from None
     names = [t.name for t in tables]
     if len(set(names)) != len(names):
-        raise ConfigError(f"{source}: two [[service]] tables named {sorted(n for n in names if names.count(n) > 1)[0]!r}")
+        twice = min(n for n in names if names.count(n) > 1)
+        raise ConfigError(f"{source}: two [[service]] tables named {twice!r}")
     return tables
 
 

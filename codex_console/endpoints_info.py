@@ -45,6 +45,7 @@ class ServiceEndpoints:
     name: str
     kind: str  # embed | http | neo4j
     urls: tuple[str, ...] = ()
+    health: str = ""  # the path the job checks its readiness on (http and embed)
     instances: tuple[InstanceInfo, ...] = ()
 
 

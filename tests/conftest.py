@@ -15,6 +15,8 @@ from codex_console import config
 from codex_console.sandbox.layout import SandboxLayout
 from codex_console.sandbox.processes import running_pid
 
+from .helpers import for_this_stream
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -77,6 +79,6 @@ def accounting(sandbox: SandboxLayout) -> SandboxLayout:
 @pytest.fixture
 def sandbox_config(sandbox: SandboxLayout, tmp_path: Path) -> config.Config:
     """The sandbox's console config, with tunnel state and the endpoints file kept per test."""
-    cfg = config.load(str(sandbox.config_file), environ={})
+    cfg = for_this_stream(config.load(str(sandbox.config_file), environ={}))
     cfg.tunnels.state_dir = str(tmp_path / "tunnels")
     return cfg

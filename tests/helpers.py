@@ -17,8 +17,31 @@ from codex_console.backends.cluster import Cluster
 from codex_console.backends.endpoints import endpoints_from, parse_env_file
 from codex_console.models import Endpoints, JobState
 from codex_console.sandbox.bolt import falkordb_argv
+from codex_console.sandbox.slurm import BESIDE_PARTITION
 
 _slot = itertools.count()
+# run-tests runs two pytest processes at once and numbers them in this variable: each takes its
+# own 100 slots of ports. A slot holds a service's ports and its successors' (+8, +16: protocol's
+# PORT_BLOCK), for the embed side and, from the middle on, for Bolt.
+STREAM_ENV = "CODEX_TEST_STREAM"
+SLOT_PORTS = 64
+
+
+def stream() -> int:
+    return int(os.environ.get(STREAM_ENV, "0")) % 2
+
+
+def partition_options() -> list[str]:
+    """sbatch's options for this stream's own jobs. Stream 1's jobs take no GPU and go to the
+    sandbox's hidden partition that Slurm schedules first: backfill holds a whole node for a
+    GPU job that waits (stream 0's successors do), and on titan theirs would wait behind it."""
+    return [f"--partition={BESIDE_PARTITION}"] if stream() == 1 else []
+
+
+def for_this_stream(cfg: config.Config) -> config.Config:
+    if stream() == 1:
+        cfg.slurm.partitions = [BESIDE_PARTITION]
+    return cfg
 
 
 def free_port() -> int:
@@ -30,11 +53,11 @@ def free_port() -> int:
 def service_config(sandbox, tmp_path: Path, name: str, **overrides: object) -> config.Config:
     """The sandbox config with this test's own job name, ports, endpoints file, key file and log
     dir. Overrides are `section__key=value`."""
-    cfg = config.load(str(sandbox.config_file), environ={})
-    slot = next(_slot) + os.getpid() % 50 * 7
+    cfg = for_this_stream(config.load(str(sandbox.config_file), environ={}))
+    slot = stream() * 100 + next(_slot) % 100
     cfg.slurm.job_name = f"codex-t-{name}"[:60]
-    cfg.services.embed_port = 18800 + 10 * (slot % 400)
-    cfg.services.bolt_port = 7700 + slot % 400
+    base = 18800 + SLOT_PORTS * slot  # below the ephemeral ports (32768 on)
+    cfg.services.embed_port, cfg.services.bolt_port = base, base + SLOT_PORTS // 2
     cfg.services.endpoints_file = str(tmp_path / "services.env")
     cfg.services.api_key_file = str(tmp_path / "embed.key")
     cfg.services.log_dir = str(tmp_path / "logs")

@@ -54,7 +54,8 @@ def services_from(values: Mapping[str, str], twin: Mapping[str, Any] | None) -> 
                 url=str(i.get("url", "")), state=str(i.get("state", "")), gpus=tuple(i.get("gpus") or ()),
                 why=str(i.get("why") or "")) for i in s.get("instances") or [] if isinstance(i, dict))
             out.append(ServiceEndpoints(name=str(s["name"]), kind=str(s.get("kind", "http")),
-                                        urls=tuple(s.get("urls") or ()), instances=instances))
+                                        urls=tuple(s.get("urls") or ()), instances=instances,
+                                        health=str(s.get("health") or "")))
         return tuple(out)
     found = []
     for key, value in values.items():

@@ -212,7 +212,7 @@ class Sources:
         async def one(service: ServiceEndpoints) -> ServiceReading:
             if service.kind == "embed":
                 return await probe_replicas(service.urls, self.cluster.embed.probe, timeout)
-            path = health.get(service.name) or "/health"
+            path = service.health or health.get(service.name) or "/health"  # the job's, else the config's
             return await probe_replicas(service.urls, lambda url: self.cluster.http.probe(url, path), timeout)
 
         readings = await asyncio.gather(*(one(s) for s in others))

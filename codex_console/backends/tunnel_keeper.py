@@ -134,7 +134,8 @@ class Keeper:
         forwards, node = carried
         argv = master_argv(self.cfg, self.master_path, "cancel", node, forwards)
         proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL,
-                                                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+                                                    stdout=asyncio.subprocess.DEVNULL,
+                                                    stderr=asyncio.subprocess.DEVNULL)
         await proc.wait()
         self.carried = None
 

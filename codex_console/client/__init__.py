@@ -22,5 +22,6 @@ from .graph import async_graph_driver, graph_driver
 from .services import async_endpoints, endpoints
 
 __all__ = ["EmbedClient", "AsyncEmbedClient", "ClientOptions", "Embeddings", "CallStats", "Locator",
-           "graph_driver", "async_graph_driver", "endpoints", "async_endpoints", "ClientError", "NotAllowed", "RequestRefused",
+           "graph_driver", "async_graph_driver", "endpoints", "async_endpoints", "ClientError", "NotAllowed",
+           "RequestRefused",
            "ServicesUnavailable", "FILE_ENV", "KEY_ENV"]

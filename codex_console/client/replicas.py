@@ -70,5 +70,6 @@ class ReplicaSet:
         """What happened with each replica, for the error that ends a call."""
         if not self.seen:
             return "no embed server was ever listed"
-        return "; ".join(f"{r.url}: {r.texts} texts, {r.errors} errors" + (f" (last: {r.last_error})" if r.errors else "")
+        return "; ".join(f"{r.url}: {r.texts} texts, {r.errors} errors"
+                         + (f" (last: {r.last_error})" if r.errors else "")
                          for r in self.seen.values())

@@ -86,7 +86,7 @@ def render_json(view: View) -> dict[str, Any]:
         "format": SPEC_FORMAT, "job_id": view.job_id, "node": view.node, "nodes": view.nodes,
         "started": view.started, "restart_count": view.restart_count, "log_file": view.log_file,
         "stale": view.stale, "reason": view.reason, "events": view.events, "warnings": view.warnings,
-        "services": [{"name": s.name, "kind": s.kind.value, "urls": view.ready_urls(s.name),
+        "services": [{"name": s.name, "kind": s.kind.value, "health": s.health, "urls": view.ready_urls(s.name),
                       "instances": [i for i in view.instances if i["service"] == s.name]} for s in view.services],
         "handover": view.handover, "neo4j": view.neo4j}
 

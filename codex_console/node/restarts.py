@@ -1,7 +1,8 @@
 """Restarts in place, inside the running job: the services named in the request file (or `embed`)
-on USR1, Neo4j on USR2 (the request file also carries Neo4j dumps and loads: `neo4j_ops.py`). One instance at a time, so that the others keep serving: each leaves the
-endpoints file, the tools get DRAIN seconds to re-read it, then it stops and starts again and is
-ready before the next one goes. Neo4j gets its whole stop time."""
+on USR1, Neo4j on USR2 (the request file also carries Neo4j dumps and loads: `neo4j_ops.py`).
+One instance at a time, so that the others keep serving: each leaves the endpoints file, the
+tools get DRAIN seconds to re-read it, then it stops and starts again and is ready before the
+next one goes. Neo4j gets its whole stop time."""
 
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ SLURM_CONF = Path("/etc/slurm/slurm.conf")
 GRES_CONF = Path("/etc/slurm/gres.conf")
 MUNGE_SOCKET = Path("/run/munge/munge.socket.2")
 MARKER = "# written by codex-console sandbox"
+BESIDE_PARTITION = "side"  # hidden; for test jobs that need no GPU (see slurm_conf)
 
 
 def slurm_conf(layout: SandboxLayout, node_b: bool = False) -> str:
@@ -61,6 +62,9 @@ SlurmdLogFile={layout.log}/slurmd-%n.log
 NodeName={node} NodeAddr={HOST_ADDR if node_b else "127.0.0.1"} CPUs=16 RealMemory=32000 Gres=gpu:2 State=UNKNOWN
 PartitionName=titan Nodes={node} Default=YES MaxTime=7-00:00:00 State=UP
 PartitionName=rigel Nodes={node} MaxTime=7-00:00:00 State=UP
+# The tests' second stream (jobs without a GPU) runs here, scheduled first: Slurm's backfill holds
+# whole nodes for a pending job, so a GPU job that waits would hold up theirs on titan.
+PartitionName={BESIDE_PARTITION} Nodes={node} MaxTime=7-00:00:00 PriorityTier=2 Hidden=YES State=UP
 {second}{accounting.slurm_conf_block(layout)}"""
 
 

@@ -24,9 +24,10 @@ Subsystem sftp internal-sftp
 """
 
 
-def sshd_config(layout: SandboxLayout, name: str) -> str:
-    port = {"sshd": layout.ssh_port, "gateway": layout.gateway_port, "mfa": layout.mfa_port}[name]
-    head = f"Port {port}\nPidFile {layout.pid_file(name)}\n" + COMMON.format(ssh=layout.ssh)
+def sshd_config(layout: SandboxLayout, name: str, port: int = 0, pid_file: Path | None = None) -> str:
+    """One sshd's config; a port and pid file of its own make a copy that a test may kill."""
+    port = port or {"sshd": layout.ssh_port, "gateway": layout.gateway_port, "mfa": layout.mfa_port}[name]
+    head = f"Port {port}\nPidFile {pid_file or layout.pid_file(name)}\n" + COMMON.format(ssh=layout.ssh)
     if name == "mfa":
         return head + f"""UsePAM yes
 KbdInteractiveAuthentication yes

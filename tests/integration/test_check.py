@@ -26,6 +26,10 @@ def services(sandbox, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("check")
     cfg = service_config(sandbox, tmp, "check")
     cfg.tunnels.state_dir = str(tmp / "tunnels")
+    # Latency is judged at its boundaries in tests/unit/test_judge.py; here a busy machine (the
+    # other test stream beside) must not turn OK into WARNING.
+    cfg.thresholds.embed_latency_warn = cfg.thresholds.neo4j_latency_warn = "5000"
+    cfg.thresholds.embed_latency_crit = cfg.thresholds.neo4j_latency_crit = "20000"
 
     async def up():
         cluster = Cluster(cfg)
@@ -59,7 +63,7 @@ def test_all_up_is_ok_with_perfdata(services):
     assert out.returncode == 0, out.stdout + out.stderr
     head = out.stdout.splitlines()[0]
     assert head.startswith(f"CODEX OK - job {job_id} R on ")
-    assert "'embed_latency'=" in head and "ms;500;3000;0" in head and "'neo4j_latency'=" in head
+    assert "'embed_latency'=" in head and "ms;5000;20000;0" in head and "'neo4j_latency'=" in head
     assert len(out.stdout.splitlines()) == 1
 
 

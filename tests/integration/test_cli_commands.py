@@ -30,7 +30,7 @@ def test_serve_start_status_logs_stop(sandbox, tmp_path):
     assert subprocess.run(["bash", "-n"], input=rendered.stdout, text=True).returncode == 0
 
     first = json.loads(cli(path, "serve", "start", "--json").stdout)
-    assert first["job_id"] and "services on titan" in first["message"]
+    assert first["job_id"] and f"services on {cfg.slurm.partitions[0]}" in first["message"]
     assert any(c.startswith("flock -w 30 ") and "sbatch --parsable --comment=codex-submit:" in c
                for c in first["commands"])
     again = cli(path, "serve", "start", "--json")

@@ -5,6 +5,7 @@ the check never asks), and a connection lost just after sbatch took the job."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import re
 import subprocess
@@ -21,11 +22,10 @@ from codex_console.backends.runner import Unreachable
 from codex_console.backends.ssh import SshRunner
 from codex_console.backends.tunnels import TunnelManager
 from codex_console.operations import operation, perform
-from codex_console.pids import stop_pid
-from codex_console.sandbox.manager import _children
 from codex_console.sandbox.sshd import MFA_USER
 
 from ..helpers import free_port, write_config
+from .own_sshd import OwnSshd, own_sshd
 
 
 async def port_open(port: int) -> bool:
@@ -42,12 +42,14 @@ def accepted(sandbox, name: str) -> int:
     return len(re.findall(r"Accepted (publickey|keyboard-interactive)", log.read_text())) if log.exists() else 0
 
 
-def user_ssh_config(sandbox, tmp_path: Path) -> Path:
-    """What a user's ~/.ssh/config holds: aliases, the login node behind a gateway."""
+def user_ssh_config(sandbox, tmp_path: Path, gateway: OwnSshd | None = None) -> Path:
+    """What a user's ~/.ssh/config holds: aliases, the login node behind a gateway (the
+    sandbox's, or one of the test's own)."""
     path = tmp_path / "ssh_config"
+    known_hosts = gateway.known_hosts if gateway else sandbox.known_hosts
     common = (f"    HostName 127.0.0.1\n    User root\n    IdentityFile {sandbox.identity}\n"
-              f"    UserKnownHostsFile {sandbox.known_hosts}\n    IdentitiesOnly yes\n")
-    path.write_text(f"Host codex-gw\n    Port {sandbox.gateway_port}\n{common}"
+              f"    UserKnownHostsFile {known_hosts}\n    IdentitiesOnly yes\n")
+    path.write_text(f"Host codex-gw\n    Port {gateway.port if gateway else sandbox.gateway_port}\n{common}"
                     f"Host codex-login\n    Port {sandbox.ssh_port}\n    ProxyJump codex-gw\n{common}"
                     f"Host codex-mfa\n    HostName 127.0.0.1\n    Port {sandbox.mfa_port}\n    User {MFA_USER}\n"
                     f"    UserKnownHostsFile {sandbox.known_hosts}\n    PubkeyAuthentication no\n")
@@ -155,7 +157,13 @@ async def test_a_connection_lost_right_after_sbatch_took_the_job_submits_once(sa
 
     cfg = service_config(sandbox, tmp_path, "lostanswer", services__embed_command="sh -c 'sleep 300'",
                          services__neo4j_command="sleep 300")
+    cleanup_jobs.append(Cluster(copy.deepcopy(cfg)))  # through the sandbox's sshd: it outlives ours
+    with own_sshd(sandbox, tmp_path / "sshd") as login:
+        cfg.login.port, cfg.login.known_hosts = login.port, str(login.known_hosts)
+        await submits_once_though_the_answer_is_lost(cfg, login)
 
+
+async def submits_once_though_the_answer_is_lost(cfg: config.Config, login: OwnSshd) -> None:
     class DropsAfterSbatch(SshRunner):
         """sbatch runs for real; then the connection dies before its answer is read."""
 
@@ -163,16 +171,16 @@ async def test_a_connection_lost_right_after_sbatch_took_the_job_submits_once(sa
             result = await super().run(argv, input=input, timeout=timeout)
             if "sbatch" in argv and not getattr(self, "dropped", False):
                 self.dropped = True
-                pid = int(open(sandbox.pid_file("sshd")).read())
-                for child in _children(pid):  # the session serving this connection
-                    stop_pid(child)
+                login.kill_sessions()  # the session serving this connection
                 await super().run(["true"])  # the dead connection shows itself
             return result
 
     cluster = Cluster(cfg, runner=DropsAfterSbatch(cfg.login, max_backoff=1))
-    cleanup_jobs.append(cluster)
-    op = operation("serve", "start")
-    outcome = await perform(cluster, op, await op.plan(cluster, []))
-    jobs = await cluster.slurm.jobs()
-    assert [j.job_id for j in jobs] == [outcome.job_id]
-    assert cluster.runner.connections_opened == 2
+    try:
+        op = operation("serve", "start")
+        outcome = await perform(cluster, op, await op.plan(cluster, []))
+        jobs = await cluster.slurm.jobs()
+        assert [j.job_id for j in jobs] == [outcome.job_id]
+        assert cluster.runner.connections_opened == 2
+    finally:
+        await cluster.close()

@@ -36,7 +36,7 @@ async def test_polling_gpus_fast_creates_at_most_two_steps(sandbox_config):
         cluster.gpu_stream.listeners.append(frames.append)  # beside the source: what it is pushed
         before = await next_step_id(cluster, job_id)
         polled = []
-        for _ in range(150):  # 30 s of polling every 0.2 s: hours of a console, compressed
+        for _ in range(100):  # 20 s of polling every 0.2 s: hours of a console, compressed
             reading = await cluster.sources.gpu.poll_once()
             assert reading.error == "", reading.error
             polled.append(reading.value)
@@ -44,10 +44,10 @@ async def test_polling_gpus_fast_creates_at_most_two_steps(sandbox_config):
         after = await next_step_id(cluster, job_id)
         # Frames come as the loop prints them (every 0.2 s here), each as it arrives: the source's
         # reading is the last frame pushed, not one fetched at its poll.
-        assert len(frames) >= 30 and cluster.sources.gpu.reading.value is frames[-1]
+        assert len(frames) >= 20 and cluster.sources.gpu.reading.value is frames[-1]
         assert {g.name for g in frames[-1].gpus} == {"Tesla P100-PCIE-16GB (sandbox)"}
-        assert sum(v is not None for v in polled) >= 100  # from the first frame on, every poll has one
-        assert after - before - 1 <= 2, f"{after - before - 1} steps for 150 GPU polls"
+        assert sum(v is not None for v in polled) >= 66  # from the first frame on, every poll has one
+        assert after - before - 1 <= 2, f"{after - before - 1} steps for 100 GPU polls"
         assert cluster.gpu_stream.starts == 1
     finally:
         await cluster.runner.run(["scancel", job_id])

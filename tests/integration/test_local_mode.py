@@ -6,6 +6,8 @@ from codex_console.backends.cluster import Cluster
 from codex_console.backends.runner import LocalRunner
 from codex_console.check import State, run_check
 
+from ..helpers import partition_options
+
 
 async def test_local_mode_lists_jobs_and_checks_without_ssh(sandbox_config, tmp_path):
     sandbox_config.login.local = True
@@ -16,7 +18,8 @@ async def test_local_mode_lists_jobs_and_checks_without_ssh(sandbox_config, tmp_
     assert isinstance(cluster.runner, LocalRunner)
     assert "tunnels" not in {s.name for s in cluster.sources.all()}
     try:
-        res = await cluster.runner.run(["sbatch", "--parsable", "--job-name=codex-t-local", "--output=/dev/null"],
+        res = await cluster.runner.run(["sbatch", "--parsable", "--job-name=codex-t-local", "--output=/dev/null",
+                                        *partition_options()],
                                        input="#!/bin/sh\nsleep 60\n")
         job_id = res.stdout.strip()
         assert job_id in {j.job_id for j in await cluster.slurm.jobs()}

@@ -13,7 +13,7 @@ from codex_console.session import ConsoleSession
 from codex_console.tui.app import CodexApp
 from codex_console.tui.screens.log import LogScreen
 
-from ..helpers import wait_for
+from ..helpers import partition_options, wait_for
 
 
 async def test_repeated_lines_and_a_rotation_lose_or_double_nothing(sandbox_config, tmp_path):
@@ -21,7 +21,8 @@ async def test_repeated_lines_and_a_rotation_lose_or_double_nothing(sandbox_conf
     cfg.slurm.job_name = "codex-t-logfollow"
     log = tmp_path / "job.log"
     cluster = Cluster(cfg)
-    res = await cluster.runner.run(["sbatch", "--parsable", "--job-name=codex-t-logfollow", f"--output={log}"],
+    res = await cluster.runner.run(["sbatch", "--parsable", "--job-name=codex-t-logfollow", f"--output={log}",
+                                    *partition_options()],
                                    input="#!/bin/sh\necho started\nsleep 300\n")
     job_id = res.stdout.strip()
     session = ConsoleSession(cluster)

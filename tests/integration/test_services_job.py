@@ -156,8 +156,13 @@ async def test_requests_keep_succeeding_during_a_rolling_restart_in_place(sandbo
     cluster = Cluster(cfg)
     cleanup_jobs.append(cluster)
     job_id = await submit(cluster)
-    ep = await wait_endpoints(cfg, job_id)
-    assert len(ep.embed_urls) == 2
+    await wait_endpoints(cfg, job_id)  # published as soon as one replica is ready
+
+    async def both_ready() -> bool:
+        return len(read_endpoints(cfg).embed_urls) == 2
+
+    assert await wait_for(both_ready, 90), read_endpoints(cfg)
+    ep = read_endpoints(cfg)
     before = {pid for port in (cfg.services.embed_port, cfg.services.embed_port + 1) for pid in embed_pids(port)}
     failures, calls = [], 0
     done = asyncio.Event()

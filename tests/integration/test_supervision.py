@@ -138,7 +138,11 @@ async def test_neo4j_gets_its_stop_time_on_the_end_of_time_signal(sandbox, tmp_p
         return (await cluster.slurm.job(job_id)).restarts == 1
 
     assert await wait_for(requeued, 30), await log_of(cluster)
-    assert await job_state(cluster, job_id) in (JobState.PENDING, JobState.REQUEUED)  # waits to run again
+
+    async def waits_to_run_again() -> bool:  # after COMPLETING while the old run's processes end
+        return await job_state(cluster, job_id) in (JobState.PENDING, JobState.REQUEUED)
+
+    assert await wait_for(waits_to_run_again, 30), await job_state(cluster, job_id)
 
 
 async def test_a_live_process_holding_the_store_lock_keeps_neo4j_from_starting(sandbox, tmp_path, cleanup_jobs):

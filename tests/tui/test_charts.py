@@ -105,7 +105,7 @@ async def test_a_chart_is_built_again_only_when_its_points_changed_and_not_too_o
         chart.draw_due()
         still = chart.builds
         clock[0] += TimeChart.MIN_GAP
-        chart.draw_due()  # what the dashboard's frame does every second
+        chart.draw_due()  # what the dashboard's frame does
         last = chart.lines[":18765"][-1][0]
     assert first >= 1 and same == first and soon == first + 1
     assert waiting == still == soon and chart.builds == soon + 1 and last == WALL + 2  # late, not lost

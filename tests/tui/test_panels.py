@@ -76,8 +76,42 @@ async def test_the_jobs_table_keeps_no_dead_renders():
             elapsed = f"2-03:{second // 60:02d}:{second % 60:02d}"
             app.post_message(ReadingArrived("jobs", Reading([dataclasses.replace(job, elapsed=elapsed)], NOW)))
             await pilot.pause()
-            app.screen.draw_frame()  # what the dashboard does once a second
+            app.screen.draw_frame()  # what the dashboard does every frame
         await pilot.pause(0.2)
         assert table.get_cell(job.job_id, "elapsed / limit").startswith("2-03:00:59")
         cached = len(table._cell_render_cache) + len(table._row_render_cache) + len(table._line_cache)
     assert cached < 3 * len(table.columns) * 3, cached  # this update's renders, not 60 updates' worth
+
+
+async def test_a_reading_that_changes_nothing_repaints_nothing():
+    """An idle console's cost is its screen updates: a reading equal to the last one drawn (the
+    sandbox's GPUs at 0% every 3 s) must leave every widget as it was, the panels' boxes too
+    (a repainted box redraws all inside it)."""
+    from textual.widget import Widget
+
+    app = CodexApp(None, clock=lambda: NOW, wallclock=lambda: WALL)
+    readings = recorded_readings()
+    async with app.run_test(size=(200, 60)) as pilot:
+        for source, reading in readings.items():
+            app.post_message(ReadingArrived(source, reading))
+        await pilot.pause(0.5)
+        app.screen.draw_frame()
+        await pilot.pause(0.2)
+        repainted: list[str] = []
+        original = Widget.refresh
+
+        def counting(widget: Widget, *args, **kwargs):
+            if kwargs.get("repaint", True):
+                repainted.append(f"{type(widget).__name__}#{widget.id}")
+            return original(widget, *args, **kwargs)
+
+        Widget.refresh = counting  # type: ignore[method-assign]
+        try:
+            for source, reading in readings.items():
+                app.post_message(ReadingArrived(source, reading))
+            await pilot.pause(0.2)
+            app.screen.draw_frame()
+            await pilot.pause(0.2)
+        finally:
+            Widget.refresh = original  # type: ignore[method-assign]
+    assert repainted == []

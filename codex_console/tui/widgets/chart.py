@@ -4,7 +4,7 @@ the y axis. No data draws an empty frame that says so, never a full bar.
 Building a plot and drawing its braille lines is the console's dearest work, so a chart is drawn
 again only when what it would draw changed, and then no sooner than a pixel column of its window
 later and `MIN_GAP` seconds at the least (a change waits for that, it is never lost: its screen
-calls `draw_due` every second). A new window is drawn at once."""
+calls `draw_due` every frame). A new window is drawn at once."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def time_labels(window: float, now: float, count: int = 4) -> tuple[list[float],
 
 class TimeChart(PlotextPlot):
     DEFAULT_CSS = "TimeChart { height: 1fr; min-height: 6; }"
-    MIN_GAP = 5.0  # seconds between two drawings of one chart at the least
+    MIN_GAP = 10.0  # seconds between two drawings of one chart at the least
 
     def __init__(self, title: str, unit: str, **kwargs) -> None:
         super().__init__(**kwargs)

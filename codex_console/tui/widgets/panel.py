@@ -42,7 +42,9 @@ class SourcePanel(Vertical):
     SourcePanel.-stale { border: round $error; }
     """
     source: ClassVar[str] = ""
-    reading: reactive[Reading | None] = reactive(None, always_update=True, init=False)
+    # The panel's own box is not repainted for a reading: its texts and charts repaint themselves,
+    # and only when what they show changed (a repainted box redraws everything inside it).
+    reading: reactive[Reading | None] = reactive(None, always_update=True, init=False, repaint=False)
 
     def __init__(self, title: str, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -1,5 +1,5 @@
 """The status line: each source's age, or STALE with its error, side by side; its screen ticks it
-every second.
+every frame (two seconds).
 
 The line is made when it is drawn, for the width it is drawn at, from the app's clock: what it
 says depends on the readings and that clock alone, never on when a tick happened to come."""

@@ -81,3 +81,15 @@ def test_the_reach_is_read_from_real_imports(tmp_path):
         ROOT = saved
     assert found == {"codex_console", "codex_console.sub", "codex_console.sub.b", "codex_console.c",
                      "codex_console.d"}
+
+
+def test_importing_the_console_writes_nothing_to_stderr():
+    """A health check's stderr goes to cron's mail: the libraries' import-time warnings (asyncssh
+    naming cryptography's deprecated DSA types) must not reach it, whatever versions pip chose."""
+    import subprocess
+    import sys
+
+    modules = "codex_console.backends.ssh, codex_console.backends.login_auth, codex_console.cli"
+    out = subprocess.run([sys.executable, "-c", f"import {modules}"], check=False, capture_output=True,
+                         text=True, cwd=ROOT, timeout=60)
+    assert (out.returncode, out.stderr) == (0, ""), out.stderr

@@ -10,7 +10,6 @@ from rich.table import Table
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
@@ -18,7 +17,7 @@ from ...backends.bench import Progress
 from ...bench_log import BenchRun
 from ...benchmark_spec import BATCH_SIZES, REFERENCE_ROWS
 from ...models import BenchPoint
-from .progress import stepper
+from .progress import BenchmarkScreen, stepper
 
 RunBenchmark = Callable[[Progress], Awaitable[BenchRun]]
 EARLIER = 3  # earlier runs shown beside the latest
@@ -28,7 +27,7 @@ def run_label(run: BenchRun) -> str:
     return f"{time.strftime('%m-%d %H:%M', time.localtime(run.at))} {run.label}"
 
 
-class BenchScreen(Screen):
+class BenchScreen(BenchmarkScreen):
     BINDINGS = [("escape,b", "app.pop_screen", "Back"), ("enter", "run", "Run again"),
                 ("n", "app.graph_bench", "Neo4j queries")]
     DEFAULT_CSS = """
@@ -52,17 +51,11 @@ class BenchScreen(Screen):
         yield Static(id="bench-table")
         yield Footer()
 
-    def on_mount(self) -> None:
-        if self.runs:
-            self.draw([], f"last run {run_label(self.runs[-1])} (enter runs again)")
-        elif not self.readonly:
-            self.action_run()
-        else:
-            self.draw([], "read-only: no benchmark")
+    def resting_state(self) -> str:
+        return f"last run {run_label(self.runs[-1])} (enter runs again)"
 
-    def action_run(self) -> None:
-        if not self.readonly:
-            self.bench()
+    def start(self) -> None:
+        self.bench()
 
     @work(exclusive=True, group="bench", exit_on_error=False)
     async def bench(self) -> None:

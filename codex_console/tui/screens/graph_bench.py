@@ -13,7 +13,6 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 
 from ...backends.graph_bench import EmptyGraph, QueryProgress
@@ -21,7 +20,7 @@ from ...bench_log import GraphBenchRun
 from ...models import QueryPoint
 from ...units import human_count
 from ..format import NA, num
-from .progress import stepper
+from .progress import BenchmarkScreen, stepper
 
 RunGraphBenchmark = Callable[[QueryProgress, int], Awaitable[GraphBenchRun]]  # (progress, seed)
 SEED = 1000  # test nodes for a run on an empty graph
@@ -34,7 +33,7 @@ def run_label(run: GraphBenchRun) -> str:
             f" · {run.path}")
 
 
-class GraphBenchScreen(Screen):
+class GraphBenchScreen(BenchmarkScreen):
     BINDINGS = [("escape,b", "app.pop_screen", "Back"), ("enter", "run", "Run again"),
                 ("s", "seeded", f"Run on a test graph of {SEED}")]
     DEFAULT_CSS = """
@@ -58,17 +57,11 @@ class GraphBenchScreen(Screen):
         yield Static(id="graph-bench-table")
         yield Footer()
 
-    def on_mount(self) -> None:
-        if self.runs:
-            self.draw([], "enter runs again, s on a test graph")
-        elif not self.readonly:
-            self.action_run()
-        else:
-            self.draw([], "read-only: no benchmark")
+    def resting_state(self) -> str:
+        return "enter runs again, s on a test graph"
 
-    def action_run(self) -> None:
-        if not self.readonly:
-            self.bench(0)
+    def start(self) -> None:
+        self.bench(0)
 
     def action_seeded(self) -> None:
         if not self.readonly:

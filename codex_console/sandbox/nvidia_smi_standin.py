@@ -47,21 +47,24 @@ def pinned_processes():
 
 
 def cpu_percent(procs):
-    """CPU use of the given processes over a short sample, capped at 100."""
+    """CPU use of the given processes over a short sample, 0 to 100. Only processes alive at both
+    ends of the sample count: one that exits in between takes its past ticks with it."""
     def ticks():
-        total = 0
+        found = {}
         for pid, *_ in procs:
             try:
                 stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-                total += int(stat[11]) + int(stat[12])
+                found[pid] = int(stat[11]) + int(stat[12])
             except OSError:
                 pass
-        return total
+        return found
     if not procs:
         return 0
     before = ticks()
     time.sleep(0.1)
-    return min(100, round((ticks() - before) * 100 / (TICKS * 0.1)))
+    after = ticks()
+    spent = sum(max(0, after[pid] - before[pid]) for pid in after.keys() & before.keys())
+    return min(100, round(spent * 100 / (TICKS * 0.1)))
 
 
 def gpu_values(gpu, procs):

@@ -23,6 +23,17 @@ UNITS = {"utilization.gpu": "%", "utilization.memory": "%", "memory.used": "MiB"
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def proc_stat(pid):
+    """The fields of /proc/PID/stat after the command name (OSError once the process is gone)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def cpu_ticks(stat):
+    """User and system CPU ticks from proc_stat's fields."""
+    return int(stat[11]) + int(stat[12])
+
+
 def pinned_processes():
     """{gpu index: [(pid, name, rss_mib, cpu_ticks)]} for processes with one CUDA_VISIBLE_DEVICES."""
     found = {g["index"]: [] for g in GPUS}
@@ -32,7 +43,7 @@ def pinned_processes():
         try:
             env = open(f"/proc/{entry}/environ", "rb").read().split(b"\0")
             cmd = open(f"/proc/{entry}/cmdline", "rb").read().split(b"\0")
-            stat = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+            stat = proc_stat(int(entry))
         except OSError:
             continue
         if not any(b"codex-embed-server" in c or b"server.cli" in c for c in cmd):
@@ -42,7 +53,7 @@ def pinned_processes():
             continue
         rss_mib = int(stat[21]) * os.sysconf("SC_PAGE_SIZE") // 2**20
         name = os.path.basename(cmd[0].decode()) or "python"
-        found[cvd[0]].append((int(entry), name, rss_mib, int(stat[11]) + int(stat[12])))
+        found[cvd[0]].append((int(entry), name, rss_mib, cpu_ticks(stat)))
     return found
 
 
@@ -53,8 +64,7 @@ def cpu_percent(procs):
         found = {}
         for pid, *_ in procs:
             try:
-                stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-                found[pid] = int(stat[11]) + int(stat[12])
+                found[pid] = cpu_ticks(proc_stat(pid))
             except OSError:
                 pass
         return found

@@ -11,16 +11,11 @@ import time
 from codex_console.sandbox import nvidia_smi_standin as standin
 
 
-def cpu_ticks(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as f:
-        return sum(int(v) for v in f.read().rsplit(")", 1)[1].split()[11:13])
-
-
 def test_a_process_that_exits_during_the_sample_counts_nothing(monkeypatch):
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         deadline = time.monotonic() + 30
-        while cpu_ticks(busy.pid) < 20 and time.monotonic() < deadline:
+        while standin.cpu_ticks(standin.proc_stat(busy.pid)) < 20 and time.monotonic() < deadline:
             time.sleep(0.05)  # enough past ticks that losing them reads far below zero
 
         def exits_while_sampled(seconds: float) -> None:

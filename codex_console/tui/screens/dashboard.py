@@ -46,6 +46,8 @@ class DashboardScreen(Screen):
         self.note = note
         self.pending: dict[str, Reading] = {}  # the newest reading of each source not drawn yet
         self.drawn: set[str] = set()  # sources drawn at least once
+        self.panels: list[SourcePanel] = []  # found at mount: they stay for the screen's life
+        self.charts: list[TimeChart] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -66,7 +68,7 @@ class DashboardScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.panels = list(self.query(SourcePanel))  # the panels and charts stay for the screen's life
+        self.panels = list(self.query(SourcePanel))
         self.charts = list(self.query(TimeChart))
         for source, reading in getattr(self.app, "readings", {}).items():
             self.show(source, reading)
